@@ -1,0 +1,14 @@
+// Registration of the CUDA kernels, one function per op family (cuda/<family>.cu), and the backend's
+// start-up. Included by host code only (native/core/register_all.cc).
+#pragma once
+#include "../native/core/registry.h"
+
+namespace onelip {
+/// Queries the runtime and, when a device is usable, registers the cuda memory functions.
+void init_cuda_backend();
+void register_cuda_elementwise(Registry& r);
+void register_cuda_reduce(Registry& r);
+void register_cuda_layout(Registry& r);
+void register_cuda_creation(Registry& r);
+void register_cuda_matmul(Registry& r);
+}  // namespace onelip

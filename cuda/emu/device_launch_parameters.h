@@ -1,0 +1,3 @@
+// Shim: under the emulator the built-in variables come with <cuda_runtime.h>.
+#pragma once
+#include "cuda_runtime.h"

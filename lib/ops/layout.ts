@@ -1,0 +1,41 @@
+/** Data movement: reshape (a view), permute, transpose, slice, concat. */
+import { check } from '../errors';
+import { Tensor } from '../tensor';
+import { requireTensor, run1 } from './run';
+
+/** A view of x with another shape (one entry may be -1). */
+export function reshape(x: Tensor, shape: number[]): Tensor {
+  return requireTensor(x, 'reshape', 'x').reshape(shape);
+}
+
+/** Reorders dimensions: output dim i is input dim perm[i]. Copies. */
+export function permute(x: Tensor, perm: number[]): Tensor {
+  return run1('permute', [requireTensor(x, 'permute', 'x')], { perm });
+}
+
+/** Swaps two dimensions (default: the last two). */
+export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
+  const t = requireTensor(x, 'transpose', 'x');
+  const n = t.ndim;
+  const a = dim0 < 0 ? dim0 + n : dim0;
+  const b = dim1 < 0 ? dim1 + n : dim1;
+  check(Number.isInteger(a) && Number.isInteger(b) && a >= 0 && a < n && b >= 0 && b < n, 'ERR_ARGUMENT',
+    () => `transpose: dims ${dim0}, ${dim1} are out of range for a ${n}-d tensor`);
+  const perm = [...Array(n).keys()];
+  perm[a] = b;
+  perm[b] = a;
+  return permute(t, perm);
+}
+
+/** x[begin[0]:end[0], begin[1]:end[1], ...]; `end` defaults to the shape; negatives count from the end. */
+export function slice(x: Tensor, begin: number[], end?: number[]): Tensor {
+  const t = requireTensor(x, 'slice', 'x');
+  return run1('slice', [t], { begin, end: end ?? t.shape });
+}
+
+/** Joins tensors of equal shape (except along `axis`) and dtype along `axis`. */
+export function concat(tensors: Tensor[], axis = 0): Tensor {
+  check(Array.isArray(tensors) && tensors.length > 0, 'ERR_ARGUMENT', 'concat: expected a non-empty array of tensors');
+  const ts = tensors.map((t, i) => requireTensor(t, 'concat', `tensors[${i}]`));
+  return run1('concat', ts, { axis });
+}

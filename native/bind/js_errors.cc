@@ -1,0 +1,100 @@
+#include "js_errors.h"
+#include <cmath>
+#include "../core/error.h"
+
+namespace onelip {
+
+Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  if (data && !data->error_ctor.IsEmpty()) {
+    Napi::Object e = data->error_ctor.New({Napi::String::New(env, code), Napi::String::New(env, message)});
+    return Napi::Error(env, e);
+  }
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  return e;
+}
+
+static const char* js_type(const Napi::Value& v) {
+  switch (v.Type()) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "a boolean";
+    case napi_number: return "a number";
+    case napi_string: return "a string";
+    case napi_symbol: return "a symbol";
+    case napi_function: return "a function";
+    case napi_bigint: return "a bigint";
+    default: return v.IsArray() ? "an array" : "an object";
+  }
+}
+
+Shape to_shape(const Napi::Value& v, const char* fn, const char* arg) {
+  if (!v.IsArray()) fail(code::kArgument, fn, ": '", arg, "' must be an array of non-negative integers, got ", js_type(v));
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() > static_cast<uint32_t>(kMaxDims))
+    fail(code::kShape, fn, ": '", arg, "' has ", a.Length(), " dimensions; at most ", kMaxDims, " are supported");
+  Shape s;
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
+    if (!e.IsNumber() || !std::isfinite(d) || d < 0 || d != std::floor(d) || d > 9007199254740991.0)
+      fail(code::kShape, fn, ": '", arg, "' must contain non-negative integers; entry ", i, " is ",
+           e.IsNumber() ? std::to_string(d) : std::string(js_type(e)));
+    s.push_back(static_cast<int64_t>(d));
+  }
+  return s;
+}
+
+std::string to_string(const Napi::Value& v, const char* fn, const char* arg) {
+  if (!v.IsString()) fail(code::kArgument, fn, ": '", arg, "' must be a string, got ", js_type(v));
+  return v.As<Napi::String>().Utf8Value();
+}
+
+DType to_dtype(const Napi::Value& v, const char* fn, const char* arg) {
+  DType t;
+  if (!v.IsString() || !parse_dtype(v.As<Napi::String>().Utf8Value(), &t))
+    fail(code::kDType, fn, ": '", arg, "' must be 'float32', 'float64' or 'int32', got ",
+         v.IsString() ? "'" + v.As<Napi::String>().Utf8Value() + "'" : std::string(js_type(v)));
+  return t;
+}
+
+Device to_device(const Napi::Value& v, const char* fn, const char* arg) {
+  Device d;
+  if (!v.IsString() || !parse_device(v.As<Napi::String>().Utf8Value(), &d))
+    fail(code::kDevice, fn, ": '", arg, "' must be 'cpu' or 'cuda', got ",
+         v.IsString() ? "'" + v.As<Napi::String>().Utf8Value() + "'" : std::string(js_type(v)));
+  return d;
+}
+
+Attrs to_attrs(const Napi::Value& v, const std::string& op) {
+  Attrs attrs(op);
+  if (v.IsUndefined() || v.IsNull()) return attrs;
+  if (!v.IsObject() || v.IsArray()) fail(code::kArgument, op, ": attributes must be an object, got ", js_type(v));
+  Napi::Object o = v.As<Napi::Object>();
+  Napi::Array keys = o.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    std::string k = keys.Get(i).ToString().Utf8Value();
+    Napi::Value x = o.Get(k);
+    if (x.IsUndefined()) continue;
+    if (x.IsBoolean()) attrs.set(k, x.As<Napi::Boolean>().Value());
+    else if (x.IsNumber()) attrs.set(k, x.As<Napi::Number>().DoubleValue());
+    else if (x.IsString()) attrs.set(k, x.As<Napi::String>().Utf8Value());
+    else if (x.IsArray()) {
+      Napi::Array a = x.As<Napi::Array>();
+      if (a.Length() > 4096) fail(code::kArgument, op, ": attribute '", k, "' is a list longer than 4096");
+      std::vector<double> l;
+      for (uint32_t j = 0; j < a.Length(); ++j) {
+        Napi::Value e = a.Get(j);
+        if (!e.IsNumber()) fail(code::kArgument, op, ": attribute '", k, "' must be a list of numbers; entry ", j, " is ", js_type(e));
+        l.push_back(e.As<Napi::Number>().DoubleValue());
+      }
+      attrs.set(k, l);
+    } else {
+      fail(code::kArgument, op, ": attribute '", k, "' must be a boolean, number, string or list of numbers, got ", js_type(x));
+    }
+  }
+  return attrs;
+}
+
+}  // namespace onelip

@@ -1,0 +1,35 @@
+// TensorHandle: the JS object that owns one native Tensor. dispose() is idempotent; the N-API
+// finalizer is only a safety net. The storage size is reported to V8 as external memory.
+#pragma once
+#include <napi.h>
+#include "../core/tensor.h"
+
+namespace onelip {
+
+class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
+ public:
+  static Napi::Function define_class(Napi::Env env);
+  explicit TensorHandle(const Napi::CallbackInfo& info);
+  ~TensorHandle() override;
+
+  /// Wraps `t` in a new JS TensorHandle (reports fresh storage to V8).
+  static Napi::Object wrap(Napi::Env env, Tensor t);
+  /// The live tensor of argument `i` of a call to `fn`; throws OnelipError (ERR_ARGUMENT / ERR_DISPOSED).
+  static const Tensor& unwrap(const Napi::Value& v, const char* fn, const char* arg);
+
+ private:
+  Napi::Value shape(const Napi::CallbackInfo& info);
+  Napi::Value dtype(const Napi::CallbackInfo& info);
+  Napi::Value device(const Napi::CallbackInfo& info);
+  Napi::Value disposed(const Napi::CallbackInfo& info);
+  Napi::Value nbytes(const Napi::CallbackInfo& info);
+  Napi::Value dispose(const Napi::CallbackInfo& info);
+  Napi::Value to_host(const Napi::CallbackInfo& info);
+  void release();
+
+  Tensor tensor_;
+  int64_t reported_bytes_ = 0;
+  Napi::Env env_;
+};
+
+}  // namespace onelip

@@ -1,0 +1,47 @@
+// The one list of everything this build registers. ONELIP_HAVE_CUDA is defined by the CUDA and the
+// emulated-CUDA builds (CMakeLists.txt), not by the CPU-only build (binding.gyp).
+#include "../cpu/cpu_ops.h"
+#include "../ops/ops.h"
+#include "backends.h"
+#include "registry.h"
+#if ONELIP_HAVE_CUDA
+#include "../../cuda/cuda_ops.h"
+#endif
+
+namespace onelip {
+
+void register_all(Registry& r) {
+  define_elementwise_ops(r);
+  define_reduce_ops(r);
+  define_layout_ops(r);
+  define_creation_ops(r);
+  define_matmul_ops(r);
+
+  register_cpu_elementwise(r);
+  register_cpu_reduce(r);
+  register_cpu_layout(r);
+  register_cpu_creation(r);
+  register_cpu_matmul(r);
+
+#if ONELIP_HAVE_CUDA
+  init_cuda_backend();
+  register_cuda_elementwise(r);
+  register_cuda_reduce(r);
+  register_cuda_layout(r);
+  register_cuda_creation(r);
+  register_cuda_matmul(r);
+#endif
+}
+
+#if !ONELIP_HAVE_CUDA
+const CudaStatus& cuda_status() {
+  static const CudaStatus s = [] {
+    CudaStatus st;
+    st.reason = "this is the CPU-only build of onelip (no CUDA kernels compiled in)";
+    return st;
+  }();
+  return s;
+}
+#endif
+
+}  // namespace onelip

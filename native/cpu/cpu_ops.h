@@ -1,0 +1,11 @@
+// Registration of the CPU kernels, one function per op family (native/cpu/<family>.cc).
+#pragma once
+#include "../core/registry.h"
+
+namespace onelip {
+void register_cpu_elementwise(Registry& r);
+void register_cpu_reduce(Registry& r);
+void register_cpu_layout(Registry& r);
+void register_cpu_creation(Registry& r);
+void register_cpu_matmul(Registry& r);
+}  // namespace onelip

@@ -1,0 +1,46 @@
+// Small validation helpers for op definitions (each names the op and the argument in its error).
+#pragma once
+#include <string>
+#include "../core/error.h"
+#include "../core/registry.h"
+
+namespace onelip {
+
+inline void require_dtype_in(const OpCall& c, int i, bool f32, bool f64, bool i32) {
+  DType t = c.inputs[i].dtype();
+  bool ok = (t == DType::F32 && f32) || (t == DType::F64 && f64) || (t == DType::I32 && i32);
+  if (!ok) {
+    std::string allowed;
+    if (f32) allowed += "float32";
+    if (f64) allowed += allowed.empty() ? "float64" : ", float64";
+    if (i32) allowed += allowed.empty() ? "int32" : ", int32";
+    fail(code::kDType, c.op, ": input ", i, " has dtype ", dtype_name(t), "; expected one of ", allowed);
+  }
+}
+
+inline void require_same_dtype(const OpCall& c) {
+  for (size_t i = 1; i < c.inputs.size(); ++i)
+    if (c.inputs[i].dtype() != c.inputs[0].dtype())
+      fail(code::kDType, c.op, ": input ", i, " has dtype ", dtype_name(c.inputs[i].dtype()), " but input 0 has ",
+           dtype_name(c.inputs[0].dtype()), "; convert with .astype()");
+}
+
+/// The attribute `name` as a shape (non-negative integers, at most kMaxDims).
+inline Shape shape_attr(const OpCall& c, const char* name) {
+  Shape s = c.attrs.get_ints(name);
+  if (s.size() > static_cast<size_t>(kMaxDims))
+    fail(code::kShape, c.op, ": attribute '", name, "' has ", s.size(), " dimensions; at most ", kMaxDims, " supported");
+  for (int64_t d : s)
+    if (d < 0) fail(code::kShape, c.op, ": attribute '", name, "' must have non-negative sizes, got ", shape_str(s));
+  return s;
+}
+
+inline DType dtype_attr(const OpCall& c, const char* name, const char* fallback) {
+  std::string s = c.attrs.get_string(name, fallback);
+  DType t;
+  if (!parse_dtype(s, &t))
+    fail(code::kDType, c.op, ": attribute '", name, "' must be 'float32', 'float64' or 'int32', got '", s, "'");
+  return t;
+}
+
+}  // namespace onelip

@@ -1,0 +1,32 @@
+// Declarations shared by op definitions and kernels (helpers that validate or derive op arguments).
+#pragma once
+#include <cstdint>
+#include <vector>
+#include "../core/registry.h"
+
+namespace onelip {
+
+void define_elementwise_ops(Registry& r);
+void define_reduce_ops(Registry& r);
+void define_layout_ops(Registry& r);
+void define_creation_ops(Registry& r);
+
+std::vector<int> reduce_axes(const OpCall& c);
+std::vector<int> permute_perm(const OpCall& c);
+void slice_bounds(const OpCall& c, Shape* begin, Shape* end);
+int concat_axis(const OpCall& c);
+uint64_t seed_attr(const OpCall& c);
+
+/// Validated dimensions of a matmul call: out[b] = op(a[b]) · op(b[b]), op = transpose when asked.
+struct MatmulDims {
+  int64_t m = 0, n = 0, k = 0;
+  bool trans_a = false, trans_b = false;
+  Shape batch_shape;          // broadcast batch dims of the output
+  int64_t batch = 1;          // product of batch_shape
+  bool a_bcast = false, b_bcast = false;  // whether a/b batch dims differ from batch_shape
+  Shape a_full_batch, b_full_batch;       // a/b batch dims left-padded with 1 to batch_shape's rank
+};
+MatmulDims matmul_dims(const OpCall& c);
+void define_matmul_ops(Registry& r);
+
+}  // namespace onelip

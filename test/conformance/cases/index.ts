@@ -1,0 +1,15 @@
+/**
+ * Conformance cases for every registered op: variants (shapes, dtypes, attributes) with fresh random
+ * inputs and a float64 reference from ../reference. Every op in `info().ops` must appear here; one
+ * file per op family, named like native/cpu/<family>.cc and cuda/<family>.cu.
+ */
+import { Builder } from './common';
+import { CASES as creation } from './creation';
+import { CASES as elementwise } from './elementwise';
+import { CASES as layout } from './layout';
+import { CASES as matmul } from './matmul';
+import { CASES as reduce } from './reduce';
+
+export { Builder, Expected, HostInput, Rng, Variant } from './common';
+
+export const CASES: Record<string, Builder> = { ...elementwise, ...reduce, ...layout, ...creation, ...matmul };
