@@ -26,10 +26,6 @@
 #include <cstring>
 #include <thread>
 
-#ifndef CUDA_EMU
-#define CUDA_EMU 1
-#endif
-
 // Context switch implementation: the x86-64 assembly switch unless told (or forced) otherwise.
 #if defined(CUDA_EMU_UCONTEXT) || !(defined(__x86_64__) && defined(__linux__))
 #define CUDA_EMU_USE_UCONTEXT 1

@@ -30,6 +30,10 @@
 #error "the CUDA emulator needs C++17"
 #endif
 
+#ifndef CUDA_EMU
+#define CUDA_EMU 1  // host code can detect the emulator: #if defined(CUDA_EMU)
+#endif
+
 // Standard headers first: the qualifier macros must not reach them (see qualifiers.h).
 #include <algorithm>
 #include <atomic>
