@@ -11,4 +11,6 @@ void register_cuda_reduce(Registry& r);
 void register_cuda_layout(Registry& r);
 void register_cuda_creation(Registry& r);
 void register_cuda_matmul(Registry& r);
+void register_cuda_shuffle(Registry& r);
+void register_cuda_pooling(Registry& r);
 }  // namespace onelip

@@ -50,13 +50,14 @@ struct GemmParams {
   int64_t lda, ldb;             // leading dimension of the stored A / B
   bool a_kcontig, b_kcontig;    // panel layouts, see the top of the file
   bool vec_a, vec_b, vec_c;     // float4 access legal: 16-byte aligned base, leading dim % 4 == 0
-  bool syrk;                    // lower-triangle tiles only (triangular grid), mirrored stores
+  bool syrk;                    // lower-triangle tiles only (triangular grid), row ≥ col stored
   int tiles_n;                  // column tiles of the rectangular grid (matmul)
   int64_t batch;                // number of matrices
   int64_t c_stride;             // m * n
   BatchMap bmap;
 };
 
+/// Element offsets of matrix z of A and B.
 __device__ __forceinline__ void batch_offsets(const BatchMap& bm, int64_t z, int64_t* oa, int64_t* ob) {
   int64_t a = 0, b = 0;
   // Fully unrolled with constant indices, so the parameter arrays are never copied to local memory.
@@ -575,8 +576,10 @@ void run_gemm(GemmParams<T> p) {
   }
 }
 
+/// A matrix dimension as the kernels' int, with headroom for a tile's reach past the edge.
 int checked_dim(const char* op, int64_t v) {
-  if (v > 2147483647) fail(code::kShape, op, ": matrix dimension ", v, " exceeds 2^31 - 1");
+  constexpr int64_t kMaxDim = 2147483647 - 65536;
+  if (v > kMaxDim) fail(code::kShape, op, ": matrix dimension ", v, " exceeds the CUDA kernels' limit of ", kMaxDim);
   return static_cast<int>(v);
 }
 

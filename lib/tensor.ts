@@ -38,24 +38,29 @@ export class Tensor {
 
   /** @internal The native handle (throws ERR_DISPOSED after dispose()). */
   get handle(): NativeHandle {
-    if (this.handle_.disposed) throw new OnelipError('ERR_DISPOSED', 'the tensor is disposed');
+    return this.live('handle');
+  }
+
+  /** @internal The native handle; ERR_DISPOSED naming `member` after dispose(). */
+  live(member: string): NativeHandle {
+    if (this.handle_.disposed) throw new OnelipError('ERR_DISPOSED', `Tensor.${member}: the tensor is disposed`);
     return this.handle_;
   }
 
   get shape(): number[] {
-    return this.handle.shape;
+    return this.live('shape').shape;
   }
   get dtype(): DType {
-    return this.handle.dtype;
+    return this.live('dtype').dtype;
   }
   get device(): Device {
-    return this.handle.device;
+    return this.live('device').device;
   }
   get ndim(): number {
-    return this.handle.shape.length;
+    return this.live('ndim').shape.length;
   }
   get size(): number {
-    return this.handle.shape.reduce((a, b) => a * b, 1);
+    return this.live('size').shape.reduce((a, b) => a * b, 1);
   }
   get isDisposed(): boolean {
     return this.handle_.disposed;
@@ -63,19 +68,22 @@ export class Tensor {
 
   /** A host copy of the elements in row-major order. */
   data(): TypedArray {
-    return this.handle.toHost();
+    return this.live('data').toHost();
   }
 
   /** The single element of a one-element tensor. */
   item(): number {
-    check(this.size === 1, 'ERR_SHAPE', () => `item: the tensor has ${this.size} elements (shape [${this.shape}]); expected 1`);
-    return this.data()[0];
+    const h = this.live('item');
+    const size = h.shape.reduce((a, b) => a * b, 1);
+    check(size === 1, 'ERR_SHAPE', () => `Tensor.item: the tensor has ${size} elements (shape [${h.shape}]); expected 1`);
+    return h.toHost()[0];
   }
 
   /** The elements as nested arrays following the shape (a number for a 0-d tensor). */
   toArray(): NestedArray {
-    const flat = this.data();
-    const shape = this.shape;
+    const h = this.live('toArray');
+    const flat = h.toHost();
+    const shape = h.shape;
     let pos = 0;
     const build = (d: number): NestedArray => {
       if (d === shape.length) return flat[pos++];
@@ -88,22 +96,25 @@ export class Tensor {
 
   /** A copy on `device`. */
   to(device: Device): Tensor {
-    return new Tensor(native().to(this.handle, device));
+    return new Tensor(native().to(this.live('to'), device));
   }
 
   /** A copy converted to `dtype` (float → int32 truncates toward zero, saturates, NaN → 0). */
   astype(dtype: DType): Tensor {
-    return new Tensor(native().run('cast', this.handle.device, [this.handle], { dtype })[0]);
+    const h = this.live('astype');
+    return new Tensor(native().run('cast', h.device, [h], { dtype })[0]);
   }
 
   /** A view with another shape of the same size; one entry may be -1 (inferred). */
   reshape(shape: number[]): Tensor {
-    return new Tensor(native().reshape(this.handle, inferShape(shape, this.size)));
+    const h = this.live('reshape');
+    return new Tensor(native().reshape(h, inferShape(shape, this.size)));
   }
 
   /** A tensor sharing this one's data, outside any gradient tape. */
   detach(): Tensor {
-    return new Tensor(native().reshape(this.handle, this.shape));
+    const h = this.live('detach');
+    return new Tensor(native().reshape(h, h.shape));
   }
 
   /** Frees the native memory now. Idempotent. */
@@ -146,7 +157,11 @@ export function tidy<T>(fn: () => T): T {
     throw e;
   }
   scopes.pop();
-  check(!(result instanceof Promise), 'ERR_ARGUMENT', 'tidy: fn must be synchronous (it returned a Promise)');
+  if (result instanceof Promise) {
+    for (const t of scope) t.dispose();
+    result.catch(() => undefined);  // the caller gets the error below, not an unhandled rejection
+    throw new OnelipError('ERR_ARGUMENT', 'tidy: fn must be synchronous (it returned a Promise)');
+  }
   const kept = new Set<Tensor>();
   collect(result, kept, new Set());
   for (const t of scope) if (!kept.has(t)) t.dispose();

@@ -71,7 +71,8 @@ function inferNested(data: NestedArray): { flat: number[]; shape: number[] } {
   const flat: number[] = [];
   const walk = (v: NestedArray, d: number, where: string): void => {
     if (d === shape.length) {
-      if (typeof v !== 'number') throw new OnelipError('ERR_SHAPE', `tensor: ragged nested array at ${where}`);
+      if (Array.isArray(v)) throw new OnelipError('ERR_SHAPE', `tensor: ragged nested array at ${where} (an array where a number was expected)`);
+      if (typeof v !== 'number') throw new OnelipError('ERR_ARGUMENT', `tensor: element ${where} must be a number, got ${typeof v}`);
       flat.push(v);
       return;
     }

@@ -3,3 +3,5 @@ export { add, sub, mul, div, neg, abs, exp, log, sqrt, relu, scale, clamp } from
 export { sum, mean, max, ReduceOptions } from './reduce';
 export { reshape, permute, transpose, slice, concat } from './layout';
 export { matmul, syrk, MatmulOptions, SyrkOptions } from './matmul';
+export { pixelUnshuffle, pixelShuffle, padChannels, firstChannels } from './shuffle';
+export { avgPool2d, avgPool2dBackward, maxMin, maxMinBackward, AvgPool2dOptions } from './pooling';

@@ -26,6 +26,7 @@ export function run1(op: string, inputs: Tensor[], attrs: Record<string, unknown
 /** A tensor argument that may also be given as a number (made a 0-d tensor like `like`). */
 export function asTensor(x: Tensor | number, like: Tensor, op: string, arg: string): { t: Tensor; temp: boolean } {
   if (typeof x === 'number') {
+    requireTensor(like, op, arg === 'a' ? 'b' : 'a');
     return { t: run1('fill', [], { shape: [], dtype: like.dtype, value: x }, like.device), temp: true };
   }
   return { t: requireTensor(x, op, arg), temp: false };

@@ -74,7 +74,7 @@ Napi::Value info_fn(const Napi::CallbackInfo& info) {
 Napi::Value set_num_threads_fn(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     double n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
-    if (n != static_cast<int>(n)) n = -1;
+    if (!(n >= 1 && n <= 256 && n == static_cast<double>(static_cast<int>(n)))) n = -1;  // also NaN, ±Inf
     set_num_threads(static_cast<int>(n));
     return info.Env().Undefined();
   });
@@ -97,10 +97,10 @@ Napi::Value from_host(const Napi::CallbackInfo& info) {
       fail(code::kDType, fn, ": 'data' must be a ",
            dt == DType::F32 ? "Float32Array" : dt == DType::F64 ? "Float64Array" : "Int32Array", " for dtype ",
            dtype_name(dt));
+    int64_t n = checked_numel(shape, fn);
+    if (static_cast<int64_t>(ta.ElementLength()) != n)
+      fail(code::kShape, fn, ": 'data' has ", ta.ElementLength(), " elements but shape ", shape_str(shape), " needs ", n);
     Tensor t = Tensor::empty(shape, dt, dev);
-    if (static_cast<int64_t>(ta.ElementLength()) != t.numel())
-      fail(code::kShape, fn, ": 'data' has ", ta.ElementLength(), " elements but shape ", shape_str(shape), " needs ",
-           t.numel());
     const char* src = static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
     copy_bytes(t.raw(), dev, src, Device::CPU, t.nbytes());
     return TensorHandle::wrap(info.Env(), std::move(t));
@@ -111,6 +111,7 @@ Napi::Value from_host(const Napi::CallbackInfo& info) {
 Napi::Value run(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     std::string op = to_string(info.Length() > 0 ? info[0] : info.Env().Undefined(), "run", "op");
+    if (!Registry::get().has_op(op)) fail(code::kUnknownOp, "unknown op '", op, "'");
     Device dev = to_device(info.Length() > 1 ? info[1] : info.Env().Undefined(), op.c_str(), "device");
     Napi::Value in = info.Length() > 2 ? info[2] : info.Env().Undefined();
     if (!in.IsArray()) fail(code::kArgument, op, ": inputs must be an array of tensors");

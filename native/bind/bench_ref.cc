@@ -35,7 +35,8 @@ struct OpenBlas {
 /// OpenBLAS if a copy loads (once per process), else null.
 const OpenBlas* openblas() {
   static const OpenBlas* ob = []() -> const OpenBlas* {
-    const char* names[] = {"libopenblas.so.0", "libopenblas.so", "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0"};
+    const char* names[] = {"libopenblas.so.0", "libopenblas.so",
+                           "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0"};
     for (const char* name : names) {
       void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
       if (!h) continue;
@@ -112,7 +113,9 @@ Napi::Value bench_reference_sgemm(const Napi::CallbackInfo& info) {
     if (kind == "dgemm") {
       auto a = random_matrix<double>(count, 1), b = random_matrix<double>(count, 2);
       std::vector<double> c(count);
-      seconds = time_calls(reps, [&] { ob->dgemm(101, 111, 111, n, n, n, 1.0, a.data(), n, b.data(), n, 0.0, c.data(), n); });
+      seconds = time_calls(reps, [&] {
+        ob->dgemm(101, 111, 111, n, n, n, 1.0, a.data(), n, b.data(), n, 0.0, c.data(), n);
+      });
     } else if (kind == "ssyrk") {
       auto a = random_matrix<float>(count, 1);
       std::vector<float> c(count);
@@ -120,7 +123,9 @@ Napi::Value bench_reference_sgemm(const Napi::CallbackInfo& info) {
     } else {
       auto a = random_matrix<float>(count, 1), b = random_matrix<float>(count, 2);
       std::vector<float> c(count);
-      seconds = time_calls(reps, [&] { ob->sgemm(101, 111, 111, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n); });
+      seconds = time_calls(reps, [&] {
+        ob->sgemm(101, 111, 111, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+      });
     }
     Napi::Object out = Napi::Object::New(env);
     out.Set("library", ob->path);

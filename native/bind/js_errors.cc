@@ -7,8 +7,18 @@ namespace onelip {
 Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message) {
   AddonData* data = env.GetInstanceData<AddonData>();
   if (data && !data->error_ctor.IsEmpty()) {
-    Napi::Object e = data->error_ctor.New({Napi::String::New(env, code), Napi::String::New(env, message)});
-    return Napi::Error(env, e);
+    // A class that throws or builds something other than an Error falls back to a plain Error with .code.
+    napi_value args[2] = {Napi::String::New(env, code), Napi::String::New(env, message)};
+    napi_value obj = nullptr;
+    if (napi_new_instance(env, data->error_ctor.Value(), 2, args, &obj) == napi_ok && obj != nullptr) {
+      bool is_error = false;
+      if (napi_is_error(env, obj, &is_error) == napi_ok && is_error) return Napi::Error(env, Napi::Value(env, obj));
+    }
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
   }
   Napi::Error e = Napi::Error::New(env, message);
   e.Set("code", Napi::String::New(env, code));
@@ -70,9 +80,11 @@ Device to_device(const Napi::Value& v, const char* fn, const char* arg) {
 Attrs to_attrs(const Napi::Value& v, const std::string& op) {
   Attrs attrs(op);
   if (v.IsUndefined() || v.IsNull()) return attrs;
-  if (!v.IsObject() || v.IsArray()) fail(code::kArgument, op, ": attributes must be an object, got ", js_type(v));
+  if (!v.IsObject() || v.IsArray() || v.IsTypedArray() || v.IsArrayBuffer() || v.IsFunction())
+    fail(code::kArgument, op, ": attributes must be a plain object, got ", v.IsTypedArray() ? "a typed array" : js_type(v));
   Napi::Object o = v.As<Napi::Object>();
   Napi::Array keys = o.GetPropertyNames();
+  if (keys.Length() > 64) fail(code::kArgument, op, ": attributes object has ", keys.Length(), " keys; ops take a few");
   for (uint32_t i = 0; i < keys.Length(); ++i) {
     std::string k = keys.Get(i).ToString().Utf8Value();
     Napi::Value x = o.Get(k);

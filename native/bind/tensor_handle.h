@@ -18,13 +18,17 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   static const Tensor& unwrap(const Napi::Value& v, const char* fn, const char* arg);
 
  private:
-  Napi::Value shape(const Napi::CallbackInfo& info);
-  Napi::Value dtype(const Napi::CallbackInfo& info);
-  Napi::Value device(const Napi::CallbackInfo& info);
-  Napi::Value disposed(const Napi::CallbackInfo& info);
-  Napi::Value nbytes(const Napi::CallbackInfo& info);
-  Napi::Value dispose(const Napi::CallbackInfo& info);
-  Napi::Value to_host(const Napi::CallbackInfo& info);
+  // Prototype members are plain functions that unwrap `this` themselves, so calling them on a
+  // foreign object gives an OnelipError rather than node-addon-api's generic error.
+  static TensorHandle* self(const Napi::CallbackInfo& info, const char* member);
+  static Napi::Value js_shape(const Napi::CallbackInfo& info);
+  static Napi::Value js_dtype(const Napi::CallbackInfo& info);
+  static Napi::Value js_device(const Napi::CallbackInfo& info);
+  static Napi::Value js_disposed(const Napi::CallbackInfo& info);
+  static Napi::Value js_nbytes(const Napi::CallbackInfo& info);
+  static Napi::Value js_dispose(const Napi::CallbackInfo& info);
+  static Napi::Value js_to_host(const Napi::CallbackInfo& info);
+  const Tensor& live(const char* member) const;
   void release();
 
   Tensor tensor_;

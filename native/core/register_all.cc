@@ -16,12 +16,16 @@ void register_all(Registry& r) {
   define_layout_ops(r);
   define_creation_ops(r);
   define_matmul_ops(r);
+  define_shuffle_ops(r);
+  define_pooling_ops(r);
 
   register_cpu_elementwise(r);
   register_cpu_reduce(r);
   register_cpu_layout(r);
   register_cpu_creation(r);
   register_cpu_matmul(r);
+  register_cpu_shuffle(r);
+  register_cpu_pooling(r);
 
 #if ONELIP_HAVE_CUDA
   init_cuda_backend();
@@ -30,6 +34,8 @@ void register_all(Registry& r) {
   register_cuda_layout(r);
   register_cuda_creation(r);
   register_cuda_matmul(r);
+  register_cuda_shuffle(r);
+  register_cuda_pooling(r);
 #endif
 }
 

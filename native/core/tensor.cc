@@ -28,22 +28,27 @@ Shape contiguous_strides(const Shape& s) {
   return st;
 }
 
-static int64_t checked_numel(const Shape& shape) {
+int64_t checked_numel(const Shape& shape, const char* who) {
   if (shape.size() > static_cast<size_t>(kMaxDims))
-    fail(code::kShape, "tensors have at most ", kMaxDims, " dimensions, got shape ", shape_str(shape));
-  int64_t n = 1;
+    fail(code::kShape, who, ": tensors have at most ", kMaxDims, " dimensions, got shape ", shape_str(shape));
+  int64_t nonzero = 1;
+  bool empty = false;
   for (int64_t d : shape) {
-    if (d < 0) fail(code::kShape, "dimensions must be >= 0, got shape ", shape_str(shape));
-    if (d > 0 && n > (int64_t(1) << 40) / d)
-      fail(code::kShape, "tensor too large (more than 2^40 elements): shape ", shape_str(shape));
-    n *= d;
+    if (d < 0) fail(code::kShape, who, ": dimensions must be >= 0, got shape ", shape_str(shape));
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (nonzero > (int64_t(1) << 40) / d)
+      fail(code::kShape, who, ": tensor too large (more than 2^40 elements): shape ", shape_str(shape));
+    nonzero *= d;
   }
-  return n;
+  return empty ? 0 : nonzero;
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   Tensor t;
-  t.numel_ = checked_numel(shape);
+  t.numel_ = checked_numel(shape, "tensor");
   t.shape_ = shape;
   t.dtype_ = dtype;
   t.device_ = device;
@@ -52,7 +57,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::view(const Shape& shape) const {
-  int64_t n = checked_numel(shape);
+  int64_t n = checked_numel(shape, "reshape");
   if (n != numel_)
     fail(code::kShape, "reshape: cannot view ", shape_str(shape_), " (", numel_, " elements) as ", shape_str(shape),
          " (", n, " elements)");

@@ -14,6 +14,10 @@ constexpr int kMaxDims = 8;
 
 int64_t shape_numel(const Shape& s);
 std::string shape_str(const Shape& s);
+/// The number of elements of a valid shape: at most kMaxDims dims, each >= 0, and the product of the
+/// non-zero dims below 2^40 (so no partial product of any subset of dims can overflow int64).
+/// Throws ERR_SHAPE naming `who`.
+int64_t checked_numel(const Shape& shape, const char* who = "tensor");
 /// Row-major strides in elements.
 Shape contiguous_strides(const Shape& s);
 

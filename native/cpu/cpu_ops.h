@@ -8,4 +8,6 @@ void register_cpu_reduce(Registry& r);
 void register_cpu_layout(Registry& r);
 void register_cpu_creation(Registry& r);
 void register_cpu_matmul(Registry& r);
+void register_cpu_shuffle(Registry& r);
+void register_cpu_pooling(Registry& r);
 }  // namespace onelip

@@ -27,11 +27,21 @@ inline void require_same_dtype(const OpCall& c) {
 
 /// The attribute `name` as a shape (non-negative integers, at most kMaxDims).
 inline Shape shape_attr(const OpCall& c, const char* name) {
-  Shape s = c.attrs.get_ints(name);
+  Shape s;
+  const auto& all = c.attrs.values();
+  auto it = all.find(name);
+  bool is_list = it != all.end() && std::holds_alternative<std::vector<double>>(it->second);
+  try {
+    s = c.attrs.get_ints(name);  // ERR_ARGUMENT when absent or not a list
+  } catch (const Error& e) {
+    if (!is_list) throw;
+    throw Error(code::kShape, e.what());  // a list with non-integer sizes is a bad shape
+  }
   if (s.size() > static_cast<size_t>(kMaxDims))
     fail(code::kShape, c.op, ": attribute '", name, "' has ", s.size(), " dimensions; at most ", kMaxDims, " supported");
   for (int64_t d : s)
     if (d < 0) fail(code::kShape, c.op, ": attribute '", name, "' must have non-negative sizes, got ", shape_str(s));
+  checked_numel(s, c.op.c_str());
   return s;
 }
 

@@ -28,5 +28,7 @@ struct MatmulDims {
 };
 MatmulDims matmul_dims(const OpCall& c);
 void define_matmul_ops(Registry& r);
+void define_shuffle_ops(Registry& r);
+void define_pooling_ops(Registry& r);
 
 }  // namespace onelip

@@ -3,16 +3,19 @@
 // is MR rows (broadcast from the packed A micro-panel) × NR columns (vector loads of the packed B
 // micro-panel).
 //
-//   for ic in m step MC           A panel MC×k (shared by the threads; each MC×KC block lives in L3)
-//     pack the A panel (threads split its micro-panels)                                  → barrier
-//     per thread: its column range of n (and, when n is narrow, its share of the A panel rows)
-//       for pc in k step KC
-//         for jc step NC              pack B block KC×NC into this thread's buffer (its own L2)
-//           for ir step MR              A micro-panel MR×KC (L1)
-//             for jr step NR              micro-kernel on the MR×NR tile (B micro-panel streams from L2)
+//   for ic in m step MC             pack A block MC×KC (L2/L3)
+//     for pc in k step KC
+//       for jc in n step NC           pack B block KC×NC (half of L2)
+//         for ir step MR                A micro-panel MR×KC (L1)
+//           for jr step NR                micro-kernel on the MR×NR tile (B micro-panel streams from L2)
 //
-// syrk uses the same loops with `lower` set: tiles entirely above the diagonal are skipped, columns are
-// split between threads by the work under the diagonal, and the caller mirrors the lower triangle.
+// Threads: C is cut into one block of rows per thread (columns when there are too few rows), and each
+// thread runs the loops above on its block with its own packing buffers, so a product costs a single
+// pool dispatch and no barrier but its end (a pool wake-up costs tens of µs on a VM, as much as a
+// 256³ product). The price is packing the shared operand once per thread, a few % at most.
+//
+// syrk uses the same loops with `lower` set: tiles entirely above the diagonal are skipped, rows are
+// split between threads by the area under the diagonal, and the caller mirrors the lower triangle.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -44,12 +47,17 @@ struct Config {
   void (*pack_b)(int64_t kc, int64_t nc, const T* b, int64_t rs, int64_t cs, T* dst);
   RowsAxpyFn<T> rows_axpy;
   RowsDotFn<T> rows_dot;
-  size_t panel_bytes = size_t(16) << 20;  // packed A panel: up to this many bytes of k at once
 };
 
 // Blocking for Zen 4 (32 KB L1d, 1 MB L2 per core, 32 MB L3); see docs/PERF.md for the measurements.
 // KC·MR·sizeof(T) (the A micro-panel) stays well inside L1, KC·NC·sizeof(T) (a B block) in half of L2,
 // MC·KC·sizeof(T) (the A panel) in L3.
+template <class T, int MR, int NR>
+Config<T> config_of(Isa isa, int64_t kc, int64_t mc, int64_t nc, MicroKernel<T> ukr, RowsAxpyFn<T> axpy,
+                    RowsDotFn<T> dot) {
+  return {isa, MR, NR, kc, mc, nc, ukr, pack_a<T, MR>, pack_b<T, NR>, axpy, dot};
+}
+
 template <class T>
 Config<T> make_config(Isa isa);
 
@@ -57,28 +65,28 @@ template <>
 inline Config<float> make_config<float>(Isa isa) {
 #if ONELIP_GEMM_X86
   if (isa == Isa::Avx512)
-    return {isa, avx512::kMrF32, avx512::kNrF32, 256, 1536, 512, avx512::ukr_f32,
-            pack_a<float, avx512::kMrF32>, pack_b<float, avx512::kNrF32>, avx512::rows_axpy_f32, avx512::rows_dot_f32};
+    return config_of<float, avx512::kMrF32, avx512::kNrF32>(isa, 384, 1536, 512, avx512::ukr_f32,
+                                                            avx512::rows_axpy_f32, avx512::rows_dot_f32);
   if (isa == Isa::Avx2)
-    return {isa, avx2::kMrF32, avx2::kNrF32, 384, 1536, 320, avx2::ukr_f32,
-            pack_a<float, avx2::kMrF32>, pack_b<float, avx2::kNrF32>, avx2::rows_axpy_f32, avx2::rows_dot_f32};
+    return config_of<float, avx2::kMrF32, avx2::kNrF32>(isa, 384, 1536, 320, avx2::ukr_f32, avx2::rows_axpy_f32,
+                                                        avx2::rows_dot_f32);
 #endif
-  return {Isa::Portable, portable::kMrF32, portable::kNrF32, 256, 1024, 256, portable::ukr_f32,
-          pack_a<float, portable::kMrF32>, pack_b<float, portable::kNrF32>, portable::rows_axpy_f32, portable::rows_dot_f32};
+  return config_of<float, portable::kMrF32, portable::kNrF32>(Isa::Portable, 256, 1024, 256, portable::ukr_f32,
+                                                              portable::rows_axpy_f32, portable::rows_dot_f32);
 }
 
 template <>
 inline Config<double> make_config<double>(Isa isa) {
 #if ONELIP_GEMM_X86
   if (isa == Isa::Avx512)
-    return {isa, avx512::kMrF64, avx512::kNrF64, 192, 1536, 320, avx512::ukr_f64,
-            pack_a<double, avx512::kMrF64>, pack_b<double, avx512::kNrF64>, avx512::rows_axpy_f64, avx512::rows_dot_f64};
+    return config_of<double, avx512::kMrF64, avx512::kNrF64>(isa, 192, 1536, 320, avx512::ukr_f64,
+                                                             avx512::rows_axpy_f64, avx512::rows_dot_f64);
   if (isa == Isa::Avx2)
-    return {isa, avx2::kMrF64, avx2::kNrF64, 256, 1536, 256, avx2::ukr_f64,
-            pack_a<double, avx2::kMrF64>, pack_b<double, avx2::kNrF64>, avx2::rows_axpy_f64, avx2::rows_dot_f64};
+    return config_of<double, avx2::kMrF64, avx2::kNrF64>(isa, 256, 1536, 256, avx2::ukr_f64, avx2::rows_axpy_f64,
+                                                         avx2::rows_dot_f64);
 #endif
-  return {Isa::Portable, portable::kMrF64, portable::kNrF64, 256, 1024, 128, portable::ukr_f64,
-          pack_a<double, portable::kMrF64>, pack_b<double, portable::kNrF64>, portable::rows_axpy_f64, portable::rows_dot_f64};
+  return config_of<double, portable::kMrF64, portable::kNrF64>(Isa::Portable, 256, 1024, 128, portable::ukr_f64,
+                                                               portable::rows_axpy_f64, portable::rows_dot_f64);
 }
 
 /// The ISA the GEMM uses: cpu_simd_level(), lowered (never raised) by ONELIP_GEMM_ISA=avx2|portable,
@@ -86,7 +94,9 @@ inline Config<double> make_config<double>(Isa isa) {
 inline Isa detected_isa() {
   static const Isa isa = [] {
     const char* lvl = cpu_simd_level();
-    Isa best = std::strcmp(lvl, "avx512") == 0 ? Isa::Avx512 : std::strcmp(lvl, "avx2") == 0 ? Isa::Avx2 : Isa::Portable;
+    Isa best = std::strcmp(lvl, "avx512") == 0 ? Isa::Avx512
+               : std::strcmp(lvl, "avx2") == 0 ? Isa::Avx2
+                                               : Isa::Portable;
     if (const char* env = std::getenv("ONELIP_GEMM_ISA")) {
       Isa want = std::strcmp(env, "avx2") == 0 ? Isa::Avx2 : std::strcmp(env, "portable") == 0 ? Isa::Portable : best;
       if (static_cast<int>(want) < static_cast<int>(best)) best = want;
@@ -101,14 +111,13 @@ const Config<T>& config() {
   static const Config<T> cf = [] {
     Config<T> c = make_config<T>(detected_isa());
 #ifdef ONELIP_GEMM_TUNING
-    // Test builds only: ONELIP_GEMM_BLOCKING="kc,mc,nc[,panel bytes]" overrides the cache blocking.
+    // Test builds only: ONELIP_GEMM_BLOCKING="kc,mc,nc" overrides the cache blocking.
     if (const char* env = std::getenv(sizeof(T) == 4 ? "ONELIP_GEMM_BLOCKING" : "ONELIP_GEMM_BLOCKING_F64")) {
-      long kc, mc, nc, pb = 0;
-      if (std::sscanf(env, "%ld,%ld,%ld,%ld", &kc, &mc, &nc, &pb) >= 3) {
+      long kc, mc, nc;
+      if (std::sscanf(env, "%ld,%ld,%ld", &kc, &mc, &nc) == 3) {
         c.kc = kc;
         c.mc = (mc + c.mr - 1) / c.mr * c.mr;
         c.nc = (nc + c.nr - 1) / c.nr * c.nr;
-        if (pb > 0) c.panel_bytes = pb;
       }
     }
 #endif
@@ -118,8 +127,9 @@ const Config<T>& config() {
 }
 
 /// One product C = op(A)·op(B): op(A)(i, p) = a[i·ars + p·acs], op(B)(p, j) = b[p·brs + j·bcs],
-/// C(i, j) = c[i·ldc + j]. `lower`: only C(i, j) with i ≥ j is needed (syrk); the driver may still
-/// write some entries above the diagonal near it.
+/// C(i, j) = c[i·ldc + j]. `lower`: only C(i, j) with row0 + i ≥ j is needed (syrk; row0 is the first
+/// row's index in the whole matrix when this is a block of rows of it); the driver may still write some
+/// entries above the diagonal near it.
 template <class T>
 struct Problem {
   int64_t m, n, k;
@@ -130,6 +140,7 @@ struct Problem {
   T* c;
   int64_t ldc;
   bool lower = false;
+  int64_t row0 = 0;
 };
 
 // ---- size thresholds (measured on Zen 4; docs/PERF.md) ----
@@ -187,105 +198,93 @@ std::vector<int64_t> split_weighted(int64_t count, int parts, W w) {
   return bounds;
 }
 
-/// The packed, cache-blocked product on `nthreads` threads of the pool (1: the calling thread only).
-/// The A panel is packed for as many KC blocks at once as fit cf.panel_bytes (all of k for the usual
-/// shapes), so a product costs two pool barriers per panel: one after packing A, one at the end.
+/// The packed, cache-blocked product on the calling thread.
 template <class T>
-void gemm_packed(const Config<T>& cf, const Problem<T>& pr, int nthreads) {
+void gemm_packed(const Config<T>& cf, const Problem<T>& pr) {
   const int MR = cf.mr, NR = cf.nr;
   const int64_t m = pr.m, n = pr.n, k = pr.k;
   const int64_t KC = cf.kc, MC = cf.mc, NC = cf.nc;
-  const int64_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
-  const int64_t kc_max = std::min(KC, k);
-  // k range packed at once (a whole number of KC blocks).
-  const int64_t chunk_blocks = std::max<int64_t>(1, static_cast<int64_t>(cf.panel_bytes / (sizeof(T) * mc_max * KC)));
-  const int64_t kchunk_max = std::min(k, chunk_blocks * KC);
-  T* apack = static_cast<T*>(scratch_a().get(sizeof(T) * mc_max * kchunk_max));
+  T* apack = static_cast<T*>(scratch_a().get(sizeof(T) * std::min(MC, (m + MR - 1) / MR * MR) * std::min(KC, k)));
+  T* bpack = static_cast<T*>(scratch_b().get(sizeof(T) * std::min(KC, k) * std::min(NC, (n + NR - 1) / NR * NR)));
+  alignas(64) T edge[16 * 32];  // an MR×NR tile at the matrix border
 
   for (int64_t ic = 0; ic < m; ic += MC) {
     const int64_t mc = std::min(MC, m - ic);
     const int64_t panels = (mc + MR - 1) / MR;
-    const int64_t mc_pad = panels * MR;
-    // syrk: columns right of this panel's last row are above the diagonal.
-    const int64_t n_end = pr.lower ? std::min(n, ic + mc) : n;
-    const int64_t tiles_n = (n_end + NR - 1) / NR;
-
-    // Thread grid: tn threads along n (each packs its own B blocks and reads the whole shared A panel),
-    // tm along the A panel's micro-panels when n is too narrow to give every thread columns.
-    int tn = nthreads, tm = 1;
-    if (!pr.lower) {
-      while (tn > 1 && (tiles_n < 2 * tn || nthreads % tn != 0)) --tn;
-      tm = nthreads / tn;
-    }
-    std::vector<int64_t> col_bounds = split_weighted(tiles_n, tn, [&](int64_t q) -> double {
-      if (!pr.lower) return 1.0;
-      // Micro-panel r (rows from ic + r·MR) reaches column q·NR when ic + r·MR + MR − 1 ≥ q·NR.
-      const int64_t num = q * NR - ic - MR + 1;
-      const int64_t from = num <= 0 ? 0 : (num + MR - 1) / MR;
-      return static_cast<double>(std::max<int64_t>(0, panels - from));
-    });
-    std::vector<int64_t> row_bounds = split_weighted(panels, tm, [](int64_t) { return 1.0; });
-
-    for (int64_t pc0 = 0; pc0 < k; pc0 += kchunk_max) {
-      const int64_t kchunk = std::min(kchunk_max, k - pc0);
-      const int64_t blocks = (kchunk + KC - 1) / KC;
-      // Packed layout: KC block b at apack + b·KC·mc_pad, its micro-panel r at + r·MR·kc.
-      auto pack = [&](int64_t i0, int64_t i1) {
-        for (int64_t item = i0; item < i1; ++item) {
-          const int64_t b = item / panels, r = item % panels;
-          const int64_t pc = pc0 + b * KC, kc = std::min(KC, k - pc);
-          const int64_t r0 = r * MR, rows = std::min<int64_t>(MR, mc - r0);
-          cf.pack_a(rows, kc, pr.a + (ic + r0) * pr.ars + pc * pr.acs, pr.ars, pr.acs, apack + b * KC * mc_pad + r0 * kc);
-        }
-      };
-      if (nthreads > 1) parallel_for(blocks * panels, 8, pack);
-      else pack(0, blocks * panels);
-
-      auto macro = [&](int t) {
-        const int ti = t / tn, tj = t % tn;
-        const int64_t p0 = row_bounds[ti], p1 = row_bounds[ti + 1];
-        const int64_t j0 = col_bounds[tj] * NR, j1 = std::min(n_end, col_bounds[tj + 1] * NR);
-        if (p0 >= p1 || j0 >= j1) return;
-        T* bpack = static_cast<T*>(scratch_b().get(sizeof(T) * kc_max * std::min(NC, (j1 - j0 + NR - 1) / NR * NR)));
-        alignas(64) T edge[16 * 32];  // an MR×NR tile at the matrix border
-        for (int64_t b = 0; b < blocks; ++b) {
-          const int64_t pc = pc0 + b * KC, kc = std::min(KC, k - pc);
-          const bool accumulate = pc > 0;
-          const T* ablk = apack + b * KC * mc_pad;
-          for (int64_t jc = j0; jc < j1; jc += NC) {
-            const int64_t nc = std::min(NC, j1 - jc);
-            cf.pack_b(kc, nc, pr.b + pc * pr.brs + jc * pr.bcs, pr.brs, pr.bcs, bpack);
-            for (int64_t ir = p0; ir < p1; ++ir) {
-              const int64_t i0 = ic + ir * MR;
-              const int64_t rows = std::min<int64_t>(MR, m - i0);
-              const T* amp = ablk + ir * MR * kc;
-              // syrk: this micro-panel's rows reach columns < i0 + MR only.
-              const int64_t jr_end = pr.lower ? std::min(nc, i0 + MR - jc) : nc;
-              for (int64_t jr = 0; jr < jr_end; jr += NR) {
-                const int64_t cols = std::min<int64_t>(NR, nc - jr);
-                T* ct = pr.c + i0 * pr.ldc + jc + jr;
-                const T* bmp = bpack + jr * kc;
-                if (rows == MR && cols == NR) {
-                  cf.ukr(kc, amp, bmp, ct, pr.ldc, accumulate);
-                } else {
-                  cf.ukr(kc, amp, bmp, edge, NR, false);
-                  for (int64_t i = 0; i < rows; ++i)
-                    for (int64_t j = 0; j < cols; ++j)
-                      ct[i * pr.ldc + j] = accumulate ? ct[i * pr.ldc + j] + edge[i * NR + j] : edge[i * NR + j];
-                }
-              }
+    // syrk: columns right of this block's last row are above the diagonal.
+    const int64_t n_end = pr.lower ? std::min(n, pr.row0 + ic + mc) : n;
+    for (int64_t pc = 0; pc < k; pc += KC) {
+      const int64_t kc = std::min(KC, k - pc);
+      const bool accumulate = pc > 0;
+      cf.pack_a(mc, kc, pr.a + ic * pr.ars + pc * pr.acs, pr.ars, pr.acs, apack);
+      for (int64_t jc = 0; jc < n_end; jc += NC) {
+        const int64_t nc = std::min(NC, n_end - jc);
+        cf.pack_b(kc, nc, pr.b + pc * pr.brs + jc * pr.bcs, pr.brs, pr.bcs, bpack);
+        for (int64_t ir = 0; ir < panels; ++ir) {
+          const int64_t i0 = ic + ir * MR;
+          const int64_t rows = std::min<int64_t>(MR, m - i0);
+          const T* amp = apack + ir * MR * kc;
+          // syrk: this micro-panel's rows reach columns < row0 + i0 + MR only.
+          const int64_t jr_end = pr.lower ? std::min(nc, pr.row0 + i0 + MR - jc) : nc;
+          for (int64_t jr = 0; jr < jr_end; jr += NR) {
+            const int64_t cols = std::min<int64_t>(NR, nc - jr);
+            T* ct = pr.c + i0 * pr.ldc + jc + jr;
+            const T* bmp = bpack + jr * kc;
+            if (rows == MR && cols == NR) {
+              cf.ukr(kc, amp, bmp, ct, pr.ldc, accumulate);
+            } else {
+              cf.ukr(kc, amp, bmp, edge, NR, false);
+              for (int64_t i = 0; i < rows; ++i)
+                for (int64_t j = 0; j < cols; ++j)
+                  ct[i * pr.ldc + j] = accumulate ? ct[i * pr.ldc + j] + edge[i * NR + j] : edge[i * NR + j];
             }
           }
         }
-      };
-      if (nthreads > 1) {
-        parallel_for(nthreads, 1, [&](int64_t t0, int64_t t1) {
-          for (int64_t t = t0; t < t1; ++t) macro(static_cast<int>(t));
-        });
-      } else {
-        macro(0);
       }
     }
+  }
+}
+
+/// The packed product on `nthreads` pool threads: C cut into one block of rows per thread (balanced by
+/// work; under syrk by the columns each row needs) or, when that balances worse, one block of columns.
+template <class T>
+void gemm_packed_parallel(const Config<T>& cf, const Problem<T>& pr, int nthreads) {
+  const int64_t panels = (pr.m + cf.mr - 1) / cf.mr, tiles = (pr.n + cf.nr - 1) / cf.nr;
+  // Share of the threads' time doing useful work when the units are dealt out evenly.
+  auto balance = [&](int64_t units) {
+    const int64_t per = (units + nthreads - 1) / nthreads;
+    return static_cast<double>(units) / static_cast<double>(per * nthreads);
+  };
+  if (pr.lower || balance(panels) >= balance(tiles)) {
+    const std::vector<int64_t> bounds = split_weighted(panels, nthreads, [&](int64_t r) -> double {
+      return pr.lower ? static_cast<double>(std::min(pr.n, pr.row0 + (r + 1) * cf.mr)) : 1.0;
+    });
+    parallel_for(nthreads, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t r0 = bounds[t] * cf.mr, r1 = std::min(pr.m, bounds[t + 1] * cf.mr);
+        if (r0 >= r1) continue;
+        Problem<T> sub = pr;
+        sub.m = r1 - r0;
+        sub.a = pr.a + r0 * pr.ars;
+        sub.c = pr.c + r0 * pr.ldc;
+        sub.row0 = pr.row0 + r0;
+        if (pr.lower) sub.n = std::min(pr.n, sub.row0 + sub.m);
+        gemm_packed(cf, sub);
+      }
+    });
+  } else {
+    const std::vector<int64_t> bounds = split_weighted(tiles, nthreads, [](int64_t) { return 1.0; });
+    parallel_for(nthreads, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t j0 = bounds[t] * cf.nr, j1 = std::min(pr.n, bounds[t + 1] * cf.nr);
+        if (j0 >= j1) continue;
+        Problem<T> sub = pr;
+        sub.n = j1 - j0;
+        sub.b = pr.b + j0 * pr.bcs;
+        sub.c = pr.c + j0;
+        gemm_packed(cf, sub);
+      }
+    });
   }
 }
 
@@ -334,7 +333,8 @@ void gemm_few_rows(const Config<T>& cf, const Problem<T>& pr, int nthreads) {
 template <class T>
 void gemm_few_cols(const Config<T>& cf, const Problem<T>& pr, int nthreads) {
   std::vector<T> ct(static_cast<size_t>(pr.n * pr.m));
-  gemm_few_rows(cf, Problem<T>{pr.n, pr.m, pr.k, pr.b, pr.bcs, pr.brs, pr.a, pr.acs, pr.ars, ct.data(), pr.m}, nthreads);
+  const Problem<T> t{pr.n, pr.m, pr.k, pr.b, pr.bcs, pr.brs, pr.a, pr.acs, pr.ars, ct.data(), pr.m};
+  gemm_few_rows(cf, t, nthreads);
   for (int64_t i = 0; i < pr.m; ++i)
     for (int64_t j = 0; j < pr.n; ++j) pr.c[i * pr.ldc + j] = ct[j * pr.m + i];
 }
@@ -380,7 +380,7 @@ void gemm(const Problem<T>& pr, int nthreads) {
           sub.c = part[t - 1].data();
           sub.ldc = n;
         }
-        gemm_packed(cf, sub, 1);
+        gemm_packed(cf, sub);
       }
     });
     for (int t = 1; t < nt; ++t)
@@ -388,25 +388,36 @@ void gemm(const Problem<T>& pr, int nthreads) {
         for (int64_t j = 0; j < n; ++j) pr.c[i * pr.ldc + j] += part[t - 1][i * n + j];
     return;
   }
-  gemm_packed(cf, pr, nt);
+  if (nt > 1) gemm_packed_parallel(cf, pr, nt);
+  else gemm_packed(cf, pr);
 }
 
-/// C(i, j) = C(j, i) for i < j: copies the lower triangle of the n×n matrix onto the upper one, in
-/// square blocks so both sides stay in cache.
+/// C(i, j) = C(j, i) for i < j: copies the lower triangle of the n×n matrix onto the upper one, one
+/// 32×32 block at a time through a local buffer, so that C is only ever read and written along rows
+/// (a column walk of C with a 4 KB row stride would thrash L1).
 template <class T>
 void mirror_lower(int64_t n, T* c, int64_t ldc, int nthreads) {
   constexpr int64_t B = 32;
   const int64_t blocks = (n + B - 1) / B;
-  auto rows = [&](int64_t bj0, int64_t bj1) {
-    for (int64_t bj = bj0; bj < bj1; ++bj)      // block column of the lower triangle = block row above
-      for (int64_t bi = bj; bi < blocks; ++bi) {  // block row of the lower triangle
+  auto block_rows = [&](int64_t b0, int64_t b1) {
+    alignas(64) T tmp[B * B];
+    for (int64_t bi = b0; bi < b1; ++bi)
+      for (int64_t bj = 0; bj <= bi; ++bj) {
         const int64_t i0 = bi * B, i1 = std::min(n, i0 + B), j0 = bj * B, j1 = std::min(n, j0 + B);
-        for (int64_t j = j0; j < j1; ++j)
-          for (int64_t i = std::max(i0, j + 1); i < i1; ++i) c[j * ldc + i] = c[i * ldc + j];
+        // tmp = the block transposed (strided stores land in the 4 KB buffer), then whole rows out.
+        for (int64_t i = i0; i < i1; ++i)
+          for (int64_t j = j0; j < j1; ++j) tmp[(j - j0) * B + (i - i0)] = c[i * ldc + j];
+        for (int64_t j = j0; j < j1; ++j) {
+          const int64_t from = std::max(i0, j + 1);
+          if (from < i1) std::memcpy(c + j * ldc + from, tmp + (j - j0) * B + (from - i0), sizeof(T) * (i1 - from));
+        }
       }
   };
-  if (nthreads > 1 && n >= 256) parallel_for(blocks, 2, rows);
-  else rows(0, blocks);
+  if (nthreads <= 1) return block_rows(0, blocks);
+  const std::vector<int64_t> bounds = split_weighted(blocks, nthreads, [](int64_t b) { return b + 1.0; });
+  parallel_for(nthreads, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) block_rows(bounds[t], bounds[t + 1]);
+  });
 }
 
 /// C = op(A)·op(A)ᵀ (n×n), op(A)(i, p) = a[i·ars + p·acs]: the lower triangle computed, then mirrored,
@@ -415,7 +426,7 @@ template <class T>
 void syrk(int64_t n, int64_t k, const T* a, int64_t ars, int64_t acs, T* c, int64_t ldc, int nthreads) {
   Problem<T> pr{n, n, k, a, ars, acs, a, acs, ars, c, ldc, true};
   gemm(pr, nthreads);
-  mirror_lower(n, c, ldc, threads_for(1.0 * n * n * 64, nthreads));
+  mirror_lower(n, c, ldc, threads_for(1.0 * n * n * 16, nthreads));
 }
 
 }  // namespace gemm

@@ -42,16 +42,16 @@ inline void ukr_f64(int64_t kc, const double* a, const double* b, double* c, int
   ukr<double, kMrF64, kNrF64>(kc, a, b, c, ldc, accumulate);
 }
 
-inline void rows_axpy_f32(int64_t m, int64_t n, int64_t k, const float* a, int64_t ars, int64_t acs,
-                          const float* b, int64_t brs, float* c, int64_t ldc) {
+inline void rows_axpy_f32(int64_t m, int64_t n, int64_t k, const float* a, int64_t ars, int64_t acs, const float* b,
+                          int64_t brs, float* c, int64_t ldc) {
   rows_axpy_impl<float, false>(m, n, k, a, ars, acs, b, brs, c, ldc);
 }
 inline void rows_dot_f32(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
                          float* c, int64_t ldc) {
   rows_dot_impl<float, false, 16>(m, n, k, a, lda, b, ldb, c, ldc);
 }
-inline void rows_axpy_f64(int64_t m, int64_t n, int64_t k, const double* a, int64_t ars, int64_t acs,
-                          const double* b, int64_t brs, double* c, int64_t ldc) {
+inline void rows_axpy_f64(int64_t m, int64_t n, int64_t k, const double* a, int64_t ars, int64_t acs, const double* b,
+                          int64_t brs, double* c, int64_t ldc) {
   rows_axpy_impl<double, false>(m, n, k, a, ars, acs, b, brs, c, ldc);
 }
 inline void rows_dot_f64(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb,
