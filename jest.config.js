@@ -5,4 +5,5 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: { types: ['node', 'jest'], esModuleInterop: true } }] },
   testEnvironment: 'node',
   testTimeout: 120000,
+  verbose: true,
 };
