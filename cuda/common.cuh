@@ -37,6 +37,14 @@ inline unsigned grid_for(int64_t n, int block = kBlock) {
   return static_cast<unsigned>(g);
 }
 
+/// Calls f(I{}) with a 32-bit index type when all indices below n fit (grid-stride sums included),
+/// else 64-bit: 32-bit index arithmetic is markedly cheaper on the GPU.
+template <class F>
+void dispatch_index(int64_t n, F&& f) {
+  if (n < (int64_t(1) << 31)) f(uint32_t{});
+  else f(uint64_t{});
+}
+
 }  // namespace cuda
 }  // namespace onelip
 

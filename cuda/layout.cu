@@ -97,12 +97,6 @@ __global__ void concat_copy_kernel(const T* __restrict__ x, T* __restrict__ y, i
   }
 }
 
-/// Calls f(Bits{}) with the unsigned integer type of the dtype's size: layout kernels only move bits.
-template <class F>
-void dispatch_bits(DType t, F&& f) {
-  if (dtype_size(t) == 8) f(uint64_t{});
-  else f(uint32_t{});
-}
 
 void copy_device(void* dst, const void* src, size_t bytes) {
   CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));

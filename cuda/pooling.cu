@@ -85,12 +85,6 @@ __global__ void max_min_backward_kernel(const T* __restrict__ x, const T* __rest
   }
 }
 
-/// Calls f(I{}) with a 32-bit index type when all indices below n fit (grid-stride sums included), else 64-bit.
-template <class F>
-void dispatch_index(int64_t n, F&& f) {
-  if (n < (int64_t(1) << 31)) f(uint32_t{});
-  else f(uint64_t{});
-}
 
 template <class I>
 PoolGeom<I> pool_geom(const OpCall& c, const Shape& in, const Shape& out, double* divisor) {
@@ -106,7 +100,7 @@ void avg_pool2d_op(OpCall& c) {
   if (n == 0) return;
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    dispatch_index(x.numel(), [&](auto idx) {
+    cuda::dispatch_index(x.numel(), [&](auto idx) {
       using I = decltype(idx);
       double divisor;
       const PoolGeom<I> g = pool_geom<I>(c, x.shape(), y.shape(), &divisor);
@@ -124,7 +118,7 @@ void avg_pool2d_backward_op(OpCall& c) {
   if (n == 0) return;
   dispatch_float(grad.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    dispatch_index(n, [&](auto idx) {
+    cuda::dispatch_index(n, [&](auto idx) {
       using I = decltype(idx);
       double divisor;
       const PoolGeom<I> g = pool_geom<I>(c, dx.shape(), grad.shape(), &divisor);
@@ -150,7 +144,7 @@ void max_min_op(OpCall& c) {
   pair_dims(x, &pairs, &hp);
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    dispatch_index(x.numel(), [&](auto idx) {
+    cuda::dispatch_index(x.numel(), [&](auto idx) {
       using I = decltype(idx);
       auto k = max_min_kernel<T, I>;
       KLAUNCH(k, cuda::grid_for(pairs), cuda::kBlock, 0, 0, x.data<T>(), c.outputs[0].data<T>(), I(pairs), I(hp));
@@ -166,7 +160,7 @@ void max_min_backward_op(OpCall& c) {
   pair_dims(x, &pairs, &hp);
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    dispatch_index(x.numel(), [&](auto idx) {
+    cuda::dispatch_index(x.numel(), [&](auto idx) {
       using I = decltype(idx);
       auto k = max_min_backward_kernel<T, I>;
       KLAUNCH(k, cuda::grid_for(pairs), cuda::kBlock, 0, 0, x.data<T>(), c.inputs[1].data<T>(), c.outputs[0].data<T>(),

@@ -51,49 +51,25 @@ __global__ void copy_channels_kernel(const T* __restrict__ x, T* __restrict__ y,
   }
 }
 
-template <class F>
-void dispatch_bits(DType t, F&& f) {
-  if (dtype_size(t) == 8) f(uint64_t{});
-  else f(uint32_t{});
-}
 
-/// Calls f(I{}) with a 32-bit index type when all indices below n fit (grid-stride sums included), else 64-bit.
-template <class F>
-void dispatch_index(int64_t n, F&& f) {
-  if (n < (int64_t(1) << 31)) f(uint32_t{});
-  else f(uint64_t{});
-}
 
-void pixel_unshuffle_op(OpCall& c) {
+/// pixel_unshuffle (Unshuffle = true) and pixel_shuffle: the kernels index by the spatial size of the
+/// low-resolution side (the output of unshuffle, the input of shuffle).
+template <bool Unshuffle>
+void pixel_shuffle_family_op(OpCall& c) {
   const Tensor& x = c.inputs[0];
   Tensor& y = c.outputs[0];
   const int64_t n = y.numel();
   if (n == 0) return;
   const int64_t r = c.attrs.get_int("factor");
+  const Tensor& low = Unshuffle ? y : x;
   dispatch_bits(x.dtype(), [&](auto bits) {
     using T = decltype(bits);
-    dispatch_index(n, [&](auto idx) {
+    cuda::dispatch_index(n, [&](auto idx) {
       using I = decltype(idx);
-      auto k = pixel_unshuffle_kernel<T, I>;
-      KLAUNCH(k, cuda::grid_for(n), cuda::kBlock, 0, 0, x.data<T>(), y.data<T>(), I(n), I(y.dim(2)), I(y.dim(3)), I(r));
-      cuda::check_launch("pixel_unshuffle_kernel");
-    });
-  });
-}
-
-void pixel_shuffle_op(OpCall& c) {
-  const Tensor& x = c.inputs[0];
-  Tensor& y = c.outputs[0];
-  const int64_t n = y.numel();
-  if (n == 0) return;
-  const int64_t r = c.attrs.get_int("factor");
-  dispatch_bits(x.dtype(), [&](auto bits) {
-    using T = decltype(bits);
-    dispatch_index(n, [&](auto idx) {
-      using I = decltype(idx);
-      auto k = pixel_shuffle_kernel<T, I>;
-      KLAUNCH(k, cuda::grid_for(n), cuda::kBlock, 0, 0, x.data<T>(), y.data<T>(), I(n), I(x.dim(2)), I(x.dim(3)), I(r));
-      cuda::check_launch("pixel_shuffle_kernel");
+      auto k = Unshuffle ? pixel_unshuffle_kernel<T, I> : pixel_shuffle_kernel<T, I>;
+      KLAUNCH(k, cuda::grid_for(n), cuda::kBlock, 0, 0, x.data<T>(), y.data<T>(), I(n), I(low.dim(2)), I(low.dim(3)), I(r));
+      cuda::check_launch(Unshuffle ? "pixel_unshuffle_kernel" : "pixel_shuffle_kernel");
     });
   });
 }
@@ -107,7 +83,7 @@ void copy_channels_op(OpCall& c) {
   for (int d = 2; d < y.ndim(); ++d) s *= y.dim(d);
   dispatch_bits(x.dtype(), [&](auto bits) {
     using T = decltype(bits);
-    dispatch_index(std::max(n, x.numel()), [&](auto idx) {
+    cuda::dispatch_index(std::max(n, x.numel()), [&](auto idx) {
       using I = decltype(idx);
       auto k = copy_channels_kernel<T, I>;
       KLAUNCH(k, cuda::grid_for(n), cuda::kBlock, 0, 0, x.data<T>(), y.data<T>(), I(n), I(x.dim(1)), I(y.dim(1)), I(s));
@@ -122,8 +98,8 @@ void copy_channels_op(OpCall& c) {
 /// source index decomposed from the output index) and pad_channels / first_channels (one kernel: copy
 /// the first min(Cin, Cout) channels, zero the rest). Any dtype.
 void register_cuda_shuffle(Registry& r) {
-  r.kernel("pixel_unshuffle", Device::CUDA, pixel_unshuffle_op);
-  r.kernel("pixel_shuffle", Device::CUDA, pixel_shuffle_op);
+  r.kernel("pixel_unshuffle", Device::CUDA, pixel_shuffle_family_op<true>);
+  r.kernel("pixel_shuffle", Device::CUDA, pixel_shuffle_family_op<false>);
   r.kernel("pad_channels", Device::CUDA, copy_channels_op);
   r.kernel("first_channels", Device::CUDA, copy_channels_op);
 }

@@ -39,6 +39,12 @@ auto dispatch_dtype(DType t, F&& f) {
     default: return f(int32_t{});
   }
 }
+/// Calls f(Bits{}) with the unsigned integer type of the dtype's size: for ops that only move bits.
+template <class F>
+void dispatch_bits(DType t, F&& f) {
+  if (dtype_size(t) == 8) f(uint64_t{});
+  else f(uint32_t{});
+}
 /// Same for floating types only; callers validate the dtype first.
 template <class F>
 auto dispatch_float(DType t, F&& f) {

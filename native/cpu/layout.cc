@@ -20,12 +20,6 @@ namespace {
 constexpr int64_t kGrainBytes = int64_t(1) << 17;  // bytes per thread-pool chunk of a copy
 constexpr int64_t kTile = 32;                     // transpose tiles are kTile × kTile elements
 
-/// Calls f(Bits{}) with the unsigned integer type of the dtype's size.
-template <class F>
-void dispatch_bits(DType t, F&& f) {
-  if (dtype_size(t) == 8) f(uint64_t{});
-  else f(uint32_t{});
-}
 
 /// memcpy split over the thread pool.
 void parallel_copy(void* dst, const void* src, int64_t bytes) {

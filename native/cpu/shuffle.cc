@@ -13,11 +13,6 @@ namespace {
 
 constexpr int64_t kGrainBytes = int64_t(1) << 17;  // bytes per thread-pool chunk
 
-template <class F>
-void dispatch_bits(DType t, F&& f) {
-  if (dtype_size(t) == 8) f(uint64_t{});
-  else f(uint32_t{});
-}
 
 /// Rows of `row_bytes` bytes per thread-pool chunk.
 int64_t row_grain(int64_t row_bytes) { return std::max<int64_t>(1, kGrainBytes / std::max<int64_t>(1, row_bytes)); }
