@@ -400,6 +400,13 @@ function fuzzChild(cfg: ChildConfig): void {
       return a;
     },
     setErrorClass: () => structured([() => OnelipError], [() => randValue()]),
+    // the optional OpenBLAS reference of `onelip bench`: valid slots are tiny so an accidentally valid call is cheap
+    benchReferenceSgemm: () =>
+      structured(
+        [() => int(1, 8), () => int(1, 2), () => int(1, 2), () => pick(['sgemm', 'dgemm', 'ssyrk'])],
+        [() => pick([0, 4097, -1, 1.5, '8', null, NaN]), () => pick([0, 1001, -1, 2.5, null]),
+          () => pick([0, 257, -1, 1.5, 'x']), () => pick(['hgemm', 3, null, ''])],
+      ),
     TensorHandle: () => new Array(int(0, 4)).fill(0).map(() => randValue()),
   };
   const thisValue = (): any => {

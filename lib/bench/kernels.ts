@@ -156,7 +156,8 @@ export function benchKernels(opts: KernelBenchOptions = {}): KernelBenchResult {
       const { run, dispose } = c.setup();
       const ours: number[] = [];
       const ref: number[] = [];
-      let refOk = !!(refFn && c.ref);
+      // benchReferenceSgemm takes n ≤ 4096 and at most ~2·10¹² flops per call.
+      let refOk = !!(refFn && c.ref && c.ref.n <= 4096);
       const cpu0 = readCpu();
       const t0 = now();
       try {
@@ -164,14 +165,18 @@ export function benchKernels(opts: KernelBenchOptions = {}): KernelBenchResult {
           const t = timeIt(run, { warmup: 1, targetSeconds: perRound, minReps: 3, maxReps: 200 });
           ours.push(...t.samples);
           if (refOk) {
-            const reps = Math.max(3, Math.min(200, Math.round(perRound / Math.max(t.best, 1e-6))));
+            const n = c.ref!.n;
+            const cap = Math.max(1, Math.floor(2e12 / (2 * n * n * n)) - 1);
+            const reps = Math.min(cap, Math.max(3, Math.min(200, Math.round(perRound / Math.max(t.best, 1e-6)))));
             const rr = refFn!(c.ref!.n, reps, threads, c.ref!.kind);
             if (rr === null) {
               refOk = false;
               result.reference.reason = 'OpenBLAS (libopenblas.so.0) is not installed';
             } else {
               ref.push(...rr.seconds);
-              Object.assign(result.reference, { available: true, reason: undefined, library: rr.library, corename: rr.corename, config: rr.config });
+              Object.assign(result.reference, {
+                available: true, reason: undefined, library: rr.library, corename: rr.corename, config: rr.config,
+              });
               sleepMs(300);  // OpenBLAS's idle threads spin for a while before they sleep
             }
           }
@@ -188,10 +193,12 @@ export function benchKernels(opts: KernelBenchOptions = {}): KernelBenchResult {
     // Ceiling per dtype: the best OpenBLAS GEMM rate of this run, else the nominal peak.
     const ceilingFor = (dtype: 'float32' | 'float64'): { value: number; source: string } => {
       const kernel = dtype === 'float32' ? 'sgemm' : 'dgemm';
-      const best = Math.max(0, ...measured.filter((m) => m.c.kernel === kernel && m.ref).map((m) => gflops(m.c.flops, m.ref!.best)));
+      const refs = measured.filter((m) => m.c.kernel === kernel && m.ref).map((m) => gflops(m.c.flops, m.ref!.best));
+      const best = Math.max(0, ...refs);
       if (best > 0) return { value: best, source: `OpenBLAS ${kernel} best of this run` };
       const nominal = NOMINAL_F32_PER_CORE * threads * (dtype === 'float32' ? 1 : 0.5);
-      return { value: nominal, source: `nominal ${threads}×${(NOMINAL_F32_PER_CORE * (dtype === 'float32' ? 1 : 0.5)).toFixed(1)} GFLOP/s` };
+      const perCore = NOMINAL_F32_PER_CORE * (dtype === 'float32' ? 1 : 0.5);
+      return { value: nominal, source: `nominal ${threads}×${perCore.toFixed(1)} GFLOP/s` };
     };
     for (const m of measured) {
       const ceil = ceilingFor(m.c.dtype);
@@ -208,12 +215,14 @@ export function benchKernels(opts: KernelBenchOptions = {}): KernelBenchResult {
 export function formatKernelBench(r: KernelBenchResult): string {
   const lines: string[] = [];
   lines.push(`onelip bench kernels — ${r.date}`);
-  lines.push(`cpu: ${r.threads} thread(s) (onelip pool and OpenBLAS), simd ${r.simd}`);
+  const lowered = process.env.ONELIP_GEMM_ISA ? ` (GEMM kernels lowered by ONELIP_GEMM_ISA=${process.env.ONELIP_GEMM_ISA})` : '';
+  lines.push(`cpu: ${r.threads} thread(s) (onelip pool and OpenBLAS), simd ${r.simd}${lowered}`);
   lines.push(r.reference.available
     ? `reference: ${r.reference.library} (${r.reference.corename}; ${r.reference.config})`
     : `reference: none (${r.reference.reason ?? 'not requested'})`);
   if (r.loadBefore) lines.push(`machine before the run: ${pct(r.loadBefore.idle)} idle (other processes ${pct(r.loadBefore.others)} of all cores)`);
-  const rows: string[][] = [['kernel', 'shape', 'median ms', 'best ms', 'GFLOP/s', 'of ceiling', 'OpenBLAS ms', 'OpenBLAS GFLOP/s', 'ratio', 'load']];
+  const rows: string[][] = [['kernel', 'shape', 'median ms', 'best ms', 'GFLOP/s', 'of ceiling',
+    'OpenBLAS median ms', 'OpenBLAS best ms', 'OpenBLAS GFLOP/s', 'ratio', 'ratio (medians)', 'load']];
   for (const x of r.rows) {
     const g = gflops(x.flops, x.ours.best);
     const rg = x.ref ? gflops(x.flops, x.ref.best) : undefined;
@@ -224,21 +233,25 @@ export function formatKernelBench(r: KernelBenchResult): string {
       (x.ours.best * 1e3).toFixed(3),
       g.toFixed(1),
       pct(g / x.ceiling),
+      x.ref ? (x.ref.median * 1e3).toFixed(3) : '-',
       x.ref ? (x.ref.best * 1e3).toFixed(3) : '-',
       rg !== undefined ? rg.toFixed(1) : '-',
-      rg !== undefined ? `${(g / rg).toFixed(2)}x` : '-',
+      x.ref ? `${(x.ref.best / x.ours.best).toFixed(2)}x` : '-',
+      x.ref ? `${(x.ref.median / x.ours.median).toFixed(2)}x` : '-',
       x.load ? pct(x.load.others) : '?',
     ]);
   }
   lines.push(table(rows));
   const sources = [...new Set(r.rows.map((x) => `${x.dtype}: ${x.ceiling.toFixed(1)} GFLOP/s (${x.ceilingSource})`))];
-  lines.push(`GFLOP/s from the best run (syrk counts n²k, the flops of one triangle); ratio = ours / OpenBLAS GFLOP/s.`);
+  lines.push('GFLOP/s from the best run (syrk counts n²k, the flops of one triangle); ' +
+    'ratio = onelip GFLOP/s ÷ OpenBLAS GFLOP/s (best runs; also of the medians).');
   lines.push(`ceiling: ${sources.join('; ')}.`);
   lines.push(`load: share of all cores used by other processes while the row ran (above ~10% the figures are not trustworthy).`);
   return lines.join('\n');
 }
 
-const USAGE = `usage: onelip bench [kernels] [--threads N] [--sizes 256,512,...] [--rounds N] [--seconds S] [--only name,...] [--json]`;
+const USAGE = 'usage: onelip bench [kernels] [--threads N] [--sizes 256,512,...] [--rounds N] [--seconds S] ' +
+  '[--only name,...] [--json]';
 
 /** `onelip bench ...`: returns the process exit code. */
 export function benchMain(args: string[]): number {
@@ -283,10 +296,12 @@ export function benchMain(args: string[]): number {
       threads: int(values.threads, 'threads', 1, 256),
       rounds: int(values.rounds, 'rounds', 1, 100),
       seconds: values.seconds === undefined ? undefined : Number(values.seconds),
-      sizes: values.sizes?.split(',').map((s) => int(s, 'sizes', 1, 8192)!),
+      sizes: values.sizes?.split(',').map((s) => int(s, 'sizes', 1, 4096)!),
       only: values.only?.split(','),
     };
-    if (opts.seconds !== undefined && !(opts.seconds > 0 && opts.seconds <= 600)) throw new Error(`--seconds must be in (0, 600], got '${values.seconds}'`);
+    if (opts.seconds !== undefined && !(opts.seconds > 0 && opts.seconds <= 600)) {
+      throw new Error(`--seconds must be in (0, 600], got '${values.seconds}'`);
+    }
   } catch (e) {
     console.error(`onelip bench: ${(e as Error).message}\n${USAGE}`);
     return 2;

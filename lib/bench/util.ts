@@ -51,7 +51,8 @@ export function timeIt(fn: () => void, opts: TimeOptions = {}): Timing {
     fn();
     est = now() - t0;
   }
-  const reps = opts.reps ?? Math.round(Math.min(opts.maxReps ?? 50, Math.max(opts.minReps ?? 5, (opts.targetSeconds ?? 1) / Math.max(est, 1e-6))));
+  const fit = (opts.targetSeconds ?? 1) / Math.max(est, 1e-6);
+  const reps = opts.reps ?? Math.round(Math.min(opts.maxReps ?? 50, Math.max(opts.minReps ?? 5, fit)));
   const samples: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t0 = now();

@@ -6,6 +6,7 @@
 #include "../core/error.h"
 #include "../core/registry.h"
 #include "../core/thread_pool.h"
+#include "bench_ref.h"
 #include "js_errors.h"
 #include "tensor_handle.h"
 
@@ -164,6 +165,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("run", Napi::Function::New(env, run, "run"));
   exports.Set("reshape", Napi::Function::New(env, reshape, "reshape"));
   exports.Set("to", Napi::Function::New(env, to, "to"));
+  register_bench_exports(env, exports);  // benchReferenceSgemm: OpenBLAS side by side in `onelip bench`
   return exports;
 }
 

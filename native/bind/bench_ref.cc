@@ -95,9 +95,12 @@ std::vector<double> time_calls(int reps, F f) {
 Napi::Value bench_reference_sgemm(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    const int n = int_arg(info, 0, "n", 1, 16384);
-    const int reps = int_arg(info, 1, "reps", 1, 10000);
+    const int n = int_arg(info, 0, "n", 1, 4096);
+    const int reps = int_arg(info, 1, "reps", 1, 1000);
     const int threads = int_arg(info, 2, "threads", 1, 256);
+    // At most ~2·10¹² flops (10-20 s on 2 cores) per call.
+    if (2.0 * n * n * n * (reps + 1.0) > 2e12)
+      fail(code::kArgument, "benchReferenceSgemm: n = ", n, " with reps = ", reps, " is too much work; use fewer reps");
     std::string kind = "sgemm";
     if (info.Length() > 3 && !info[3].IsUndefined()) {
       if (!info[3].IsString()) fail(code::kArgument, "benchReferenceSgemm: 'kind' must be 'sgemm', 'dgemm' or 'ssyrk'");

@@ -144,8 +144,8 @@ struct Problem {
 };
 
 // ---- size thresholds (measured on Zen 4; docs/PERF.md) ----
-constexpr double kParallelFlops = 3e6;   // below: one thread (a pool wake-up costs ~10-30 µs)
-constexpr double kFlopsPerThread = 1.5e6;  // at most one thread per this much work
+constexpr double kParallelFlops = 3e6;          // below: one thread (a pool wake-up costs tens of µs)
+constexpr double kFlopsPerThread = 1.5e6;        // at most one thread per this much work
 constexpr int64_t kSmallVolume = 12 * 12 * 12;  // m·n·k up to this: plain loops, no packing
 
 /// A grow-only 64-byte aligned scratch buffer, one per thread and purpose (packed A panel, packed B
@@ -347,7 +347,8 @@ inline int threads_for(double flops, int nthreads) {
 
 /// C = op(A)·op(B) for one problem, choosing the path by size: zero fill (k = 0), plain loops (tiny
 /// products, few rows such as m = 1, few columns such as n = 1), k split across threads (too few tiles
-/// for the threads), or the packed GEMM. `nthreads`: how many pool threads it may use (1 inside a batch-parallel loop).
+/// for the threads), or the packed GEMM. `nthreads`: how many pool threads it may use (1 inside a
+/// batch-parallel loop); fewer are used when the product is small.
 template <class T>
 void gemm(const Problem<T>& pr, int nthreads) {
   const Config<T>& cf = config<T>();
@@ -409,7 +410,8 @@ void mirror_lower(int64_t n, T* c, int64_t ldc, int nthreads) {
           for (int64_t j = j0; j < j1; ++j) tmp[(j - j0) * B + (i - i0)] = c[i * ldc + j];
         for (int64_t j = j0; j < j1; ++j) {
           const int64_t from = std::max(i0, j + 1);
-          if (from < i1) std::memcpy(c + j * ldc + from, tmp + (j - j0) * B + (from - i0), sizeof(T) * (i1 - from));
+          if (from < i1)
+            std::memcpy(c + j * ldc + from, tmp + (j - j0) * B + (from - i0), sizeof(T) * (i1 - from));
         }
       }
   };

@@ -19,6 +19,8 @@ constexpr int kMrF64 = 6, kNrF64 = 8;
 ONELIP_TARGET_AVX2 inline void ukr_f32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                                        bool accumulate) {
   constexpr int MR = kMrF32;
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) __builtin_prefetch(c + i * ldc, 1);  // the C tile: one line per row
   __m256 c0[MR], c1[MR];  // c0[i]: C[i][0..7], c1[i]: C[i][8..15]
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
@@ -49,6 +51,8 @@ ONELIP_TARGET_AVX2 inline void ukr_f32(int64_t kc, const float* a, const float* 
 ONELIP_TARGET_AVX2 inline void ukr_f64(int64_t kc, const double* a, const double* b, double* c, int64_t ldc,
                                        bool accumulate) {
   constexpr int MR = kMrF64;
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) __builtin_prefetch(c + i * ldc, 1);  // the C tile: one line per row
   __m256d c0[MR], c1[MR];  // c0[i]: C[i][0..3], c1[i]: C[i][4..7]
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm256_setzero_pd();

@@ -22,6 +22,13 @@ constexpr int kMrF64 = 12, kNrF64 = 16;
 ONELIP_TARGET_AVX512 inline void ukr_f32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                                          bool accumulate) {
   constexpr int MR = kMrF32;
+  // Start fetching the C tile (2 cache lines per row) now: it is needed only after the k loop, and when
+  // C is larger than the caches each of its rows is a DRAM miss.
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + 16, 1);
+  }
   __m512 c0[MR], c1[MR];  // c0[i]: C[i][0..15], c1[i]: C[i][16..31]
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
@@ -52,6 +59,11 @@ ONELIP_TARGET_AVX512 inline void ukr_f32(int64_t kc, const float* a, const float
 ONELIP_TARGET_AVX512 inline void ukr_f64(int64_t kc, const double* a, const double* b, double* c, int64_t ldc,
                                          bool accumulate) {
   constexpr int MR = kMrF64;
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + 8, 1);
+  }
   __m512d c0[MR], c1[MR];  // c0[i]: C[i][0..7], c1[i]: C[i][8..15]
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_pd();
