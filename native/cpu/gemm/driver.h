@@ -3,9 +3,9 @@
 // is MR rows (broadcast from the packed A micro-panel) × NR columns (vector loads of the packed B
 // micro-panel).
 //
-//   for ic in m step MC             pack A block MC×KC (L2/L3)
+//   for ic in m step MC             pack A block MC×KC (L3)
 //     for pc in k step KC
-//       for jc in n step NC           pack B block KC×NC (half of L2)
+//       for jc in n step NC           pack B block KC×NC (L2)
 //         for ir step MR                A micro-panel MR×KC (L1)
 //           for jr step NR                micro-kernel on the MR×NR tile (B micro-panel streams from L2)
 //
@@ -49,9 +49,10 @@ struct Config {
   RowsDotFn<T> rows_dot;
 };
 
-// Blocking for Zen 4 (32 KB L1d, 1 MB L2 per core, 32 MB L3); see docs/PERF.md for the measurements.
-// KC·MR·sizeof(T) (the A micro-panel) stays well inside L1, KC·NC·sizeof(T) (a B block) in half of L2,
-// MC·KC·sizeof(T) (the A panel) in L3.
+// Blocking for Zen 4 (32 KB L1d, 1 MB L2 per core, 32 MB L3), chosen by measurement (docs/PERF.md):
+// MR·KC·sizeof(T), the A micro-panel reused across a row of tiles, stays in L1 (18 KB for float32
+// 12×384); KC·NC·sizeof(T), the B block reused by every micro-panel, in L2 (768 KB for 384×512);
+// MC·KC·sizeof(T), the A block, in L3. Larger KC means fewer passes over C.
 template <class T, int MR, int NR>
 Config<T> config_of(Isa isa, int64_t kc, int64_t mc, int64_t nc, MicroKernel<T> ukr, RowsAxpyFn<T> axpy,
                     RowsDotFn<T> dot) {

@@ -3,10 +3,12 @@
 //
 // Layout: C is row-major, so a tile row is a contiguous run of NR elements = 2 zmm vectors. Per k step
 // the kernel loads one row of the B micro-panel (2 zmm), broadcasts the MR values of the A micro-panel
-// one at a time and does 2·MR FMAs into MR×2 zmm accumulators (24 of the 32 registers; 2 hold B, the
-// broadcast is folded into the FMA's memory operand). Zen 4 issues one 512-bit FMA per cycle with 4
-// cycles of latency, so 24 independent chains keep the FMA pipes busy, and each k step needs 2 vector
-// loads + 12 broadcasts for 24 FMAs.
+// one at a time and does 2·MR FMAs into MR×2 zmm accumulators (24 of the 32 registers; 2 more hold B
+// and 1 the broadcast). Zen 4 issues one 512-bit FMA per cycle with 4 cycles of latency, so 24
+// independent chains keep the FMA pipes busy, and each k step needs 2 vector loads + 12 broadcasts
+// for 24 FMAs. In column-major terms this is the 32×12 shape: 16 rows would need 32 accumulators,
+// 14 would leave the compiler no spare register, and NR = 32 (a multiple of 16) leaves power-of-two n
+// without edge tiles. Single-core it runs at OpenBLAS's rate (docs/PERF.md).
 #pragma once
 #include "common.h"
 #include "loops.h"
