@@ -88,6 +88,21 @@ void col2im(const T* dcol, T* dx, const ConvGeom& g) {
       }
 }
 
+/// dst [cols, rows] = srcᵀ (+ bias[c] on row c of dst) for src [rows, cols], in 32×32 blocks.
+template <class T>
+void transpose_add_bias(const T* src, int64_t rows, int64_t cols, const T* bias, T* dst) {
+  constexpr int64_t B = 32;
+  for (int64_t r0 = 0; r0 < rows; r0 += B)
+    for (int64_t c0 = 0; c0 < cols; c0 += B) {
+      const int64_t r1 = std::min(rows, r0 + B), c1 = std::min(cols, c0 + B);
+      for (int64_t c = c0; c < c1; ++c) {
+        const T v = bias ? bias[c] : T(0);
+        T* d = dst + c * rows;
+        for (int64_t r = r0; r < r1; ++r) d[r] = src[r * cols + c] + v;
+      }
+    }
+}
+
 /// Runs fn(image, gemm_threads) for every image: in parallel over the images (one GEMM thread each)
 /// when they are small or many, else one after the other with every thread.
 template <class F>
@@ -103,6 +118,10 @@ void for_each_image(int64_t n, double image_flops, F fn) {
 }
 
 /// y [N, O, Ho, Wo] = conv2d(x [N, C, H, W], w [O, C, kh, kw]) (+ bias [O] when given).
+/// Each image is computed transposed, yᵀ [P, O] = colᵀ [P, K] · wᵀ [K, O], then transposed into y: the
+/// GEMM's rows (micro-panels of MR) run over the P = Ho·Wo pixels, which fill them exactly where O
+/// (64 channels) would leave a third of the last panel empty; colᵀ is read from col with unit row
+/// stride, which packs as fast as a plain matrix.
 template <class T>
 void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g) {
   const int64_t K = g.c * g.kh * g.kw, P = g.ho * g.wo;
@@ -116,13 +135,9 @@ void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g
       im2col(xb, buf, g);
       col = buf;
     }
-    gemm::gemm<T>({g.o, P, K, w, K, 1, col, P, 1, yb, P}, threads);
-    if (bias)
-      for (int64_t o = 0; o < g.o; ++o) {
-        T* row = yb + o * P;
-        const T v = bias[o];
-        for (int64_t p = 0; p < P; ++p) row[p] += v;
-      }
+    T* yt = scratch<T, 1>(static_cast<size_t>(P * g.o));
+    gemm::gemm<T>({P, g.o, K, col, 1, P, w, 1, K, yt, g.o}, threads);
+    transpose_add_bias(yt, P, g.o, bias, yb);
   });
 }
 
@@ -159,28 +174,28 @@ void conv_backward_input(const T* go, const T* w, T* dx, const ConvGeom& g) {
   });
 }
 
-/// dw [O, C, kh, kw] = Σ_n g[n] · col(x[n])ᵀ. The images are dealt to the threads in contiguous ranges;
-/// each thread sums its images' products into its own buffer (thread 0: dw itself), and the buffers
-/// are added in thread order.
+/// dw [O, C, kh, kw] = Σ_n g[n] · col(x[n])ᵀ, computed transposed as dwᵀ [K, O] = Σ_n col [K, P] · g[n]ᵀ
+/// (rows over K = C·kh·kw fill the GEMM's micro-panels; see conv_forward). The images are dealt to the
+/// threads in contiguous ranges; each thread sums its images' products into its own buffer, and the
+/// buffers are added in thread order, then transposed into dw.
 template <class T>
 void conv_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
   const int64_t K = g.c * g.kh * g.kw, P = g.ho * g.wo, OK = g.o * K;
-  std::fill(dw, dw + OK, T(0));
-  if (g.n == 0 || OK == 0) return;
+  if (g.n == 0 || P == 0) {
+    std::fill(dw, dw + OK, T(0));
+    return;
+  }
   const bool pointwise = is_pointwise(g);
   const int nt = num_threads();
   const double image_flops = 2.0 * g.o * P * K;
   const int parts =
       (nt > 1 && g.n > 1 && (image_flops < kImageSerialFlops || g.n >= 4 * nt)) ? static_cast<int>(std::min<int64_t>(nt, g.n)) : 1;
   const int gemm_threads = parts == 1 ? nt : 1;
-  std::vector<std::vector<T>> partial(static_cast<size_t>(parts - 1));
+  std::vector<std::vector<T>> partial(static_cast<size_t>(parts));
   parallel_for(parts, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      T* acc = dw;
-      if (t > 0) {
-        partial[t - 1].assign(static_cast<size_t>(OK), T(0));
-        acc = partial[t - 1].data();
-      }
+      partial[t].assign(static_cast<size_t>(OK), T(0));
+      T* acc = partial[t].data();
       T* prod = scratch<T, 1>(static_cast<size_t>(OK));
       for (int64_t b = g.n * t / parts; b < g.n * (t + 1) / parts; ++b) {
         const T* xb = x + b * g.c * g.h * g.w;
@@ -190,14 +205,15 @@ void conv_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
           im2col(xb, buf, g);
           col = buf;
         }
-        // prod [O, K] = g[b] [O, P] · colᵀ [P, K]
-        gemm::gemm<T>({g.o, K, P, go + b * g.o * P, P, 1, col, 1, P, prod, K}, gemm_threads);
+        // prod [K, O] = col [K, P] · g[b]ᵀ [P, O]
+        gemm::gemm<T>({K, g.o, P, col, P, 1, go + b * g.o * P, 1, P, prod, g.o}, gemm_threads);
         for (int64_t e = 0; e < OK; ++e) acc[e] += prod[e];
       }
     }
   });
-  for (const auto& p : partial)
-    for (int64_t e = 0; e < OK; ++e) dw[e] += p[e];
+  for (int t = 1; t < parts; ++t)
+    for (int64_t e = 0; e < OK; ++e) partial[0][e] += partial[t][e];
+  transpose_add_bias<T>(partial[0].data(), K, g.o, nullptr, dw);
 }
 
 void conv2d_op(OpCall& c) {
