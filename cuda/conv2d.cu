@@ -186,6 +186,20 @@ void require_int_sized(const OpCall& c) {
       fail(code::kUnsupported, c.op, ": the output has ", t.numel(), " elements; the cuda kernels support fewer than 2^31");
 }
 
+/// Streaming multiprocessors of the current device (queried once; 132, an H100 SXM, if that fails).
+int sm_count() {
+  static const int sms = [] {
+    int dev = 0, n = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        n <= 0) {
+      cudaGetLastError();
+      return 132;
+    }
+    return n;
+  }();
+  return sms;
+}
+
 template <class T>
 ConvArgs<T> args_of(const ConvGeom& g) {
   ConvArgs<T> p{};
@@ -232,9 +246,10 @@ void run_backward_weight(OpCall& c, const ConvGeom& g) {
   p.m = p.o; p.ncols = p.c * p.kh * p.kw; p.k = p.n * p.ho * p.wo;
   T* dw = c.outputs[0].data<T>();
   const int count = p.m * p.ncols;
-  // Split the depth N·Ho·Wo so that ~264 blocks run (2 per SM of an H100), each at least 256 deep.
+  // Split the depth N·Ho·Wo so that at most two blocks land on each SM (a third on a few SMs would
+  // make them the critical path), each slice at least 256 deep.
   const int tiles = ((p.m + kBM - 1) / kBM) * ((p.ncols + kBN - 1) / kBN);
-  int slices = std::max(1, std::min((264 + tiles - 1) / tiles, p.k / 256));
+  int slices = std::max(1, std::min(2 * sm_count() / tiles, p.k / 256));
   p.kchunk = ((p.k + slices - 1) / slices + kBK - 1) / kBK * kBK;
   slices = std::max(1, (p.k + p.kchunk - 1) / p.kchunk);
   if (slices == 1) {
