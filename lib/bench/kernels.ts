@@ -3,7 +3,9 @@
  * float64, syrk, a batch of small products, a matrix-vector product) on a few shapes and prints, per
  * kernel, the median and best time, GFLOP/s, the share of the machine's ceiling and, when OpenBLAS is
  * installed, OpenBLAS's time for the same product measured in the same run (loaded by the addon with
- * dlopen; never a dependency).
+ * dlopen; never a dependency). The conv2d rows (issue 3's target shape: forward, backward input,
+ * backward weight and the three together) are compared with PyTorch instead, when a Python with torch
+ * is installed (lib/bench/torch.ts runs bench/torch/conv2d.py on the same thread count).
  */
 import { parseArgs } from 'util';
 import * as ol from '../index';
