@@ -162,3 +162,64 @@ template <> OL_HD int32_t max_identity<int32_t>() { return -2147483647 - 1; }
 
 }  // namespace math
 }  // namespace onelip
+
+namespace onelip {
+namespace math {
+
+// ---- optimizer updates (native/cpu/optim.cc, cuda/optim.cu): PyTorch's torch.optim formulas ----
+
+/// One element of an SGD step (torch.optim.SGD): d = g + wd·p (when wd ≠ 0); with a momentum buffer b:
+/// b ← d on the buffer's first step, else momentum·b + (1 − dampening)·d, and d ← d + momentum·b
+/// (nesterov) or d ← b; then p ← p − lr·d. `buf` is null when momentum is 0 (no buffer).
+template <class T>
+struct SgdStep {
+  T lr, weight_decay, momentum, one_minus_dampening;
+  bool nesterov, init_buffer;
+  OL_HD void operator()(T* p, T g, T* buf) const {
+    T d = g;
+    if (weight_decay != T(0)) d = d + weight_decay * *p;
+    if (buf) {
+      const T b = init_buffer ? d : momentum * *buf + one_minus_dampening * d;
+      *buf = b;
+      d = nesterov ? d + momentum * b : b;
+    }
+    *p = *p - lr * d;
+  }
+};
+
+/// PyTorch's lerp(a, b, w): a + w·(b − a) for |w| < 0.5, else b − (b − a)·(1 − w).
+template <class T>
+OL_HD T lerp(T a, T b, T w) {
+  return (w < T(0.5) && w > T(-0.5)) ? a + w * (b - a) : b - (b - a) * (T(1) - w);
+}
+
+/// One element of an Adam / AdamW step (torch.optim.Adam / AdamW, step t ≥ 1):
+///   Adam:  g ← g + wd·p (L2, when wd ≠ 0);   AdamW: p ← p·(1 − lr·wd) (decoupled)
+///   m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;  amsgrad: vmax ← max(vmax, v) (NaN propagates)
+///   p ← p − step_size · m / (sqrt(v or vmax) / sqrt(1 − β2^t) + eps),  step_size = lr / (1 − β1^t).
+/// The t-dependent scalars are computed on the host in double. `vmax` is null without amsgrad.
+template <class T>
+struct AdamStep {
+  T beta1, beta2, eps, weight_decay, decay_factor, step_size, bias_correction2_sqrt;
+  bool decoupled;
+  OL_HD void operator()(T* p, T g, T* m, T* v, T* vmax) const {
+    T pv = *p;
+    if (decoupled) pv = pv * decay_factor;
+    else if (weight_decay != T(0)) g = g + weight_decay * pv;
+    const T mv = lerp(*m, g, T(1) - beta1);
+    const T vv = beta2 * *v + (T(1) - beta2) * g * g;
+    *m = mv;
+    *v = vv;
+    T s = vv;
+    if (vmax) {
+      const T old = *vmax;
+      s = (old != old) ? old : ((vv != vv || vv > old) ? vv : old);
+      *vmax = s;
+    }
+    const T denom = std::sqrt(s) / bias_correction2_sqrt + eps;
+    *p = pv - step_size * mv / denom;
+  }
+};
+
+}  // namespace math
+}  // namespace onelip

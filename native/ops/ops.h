@@ -31,4 +31,20 @@ void define_matmul_ops(Registry& r);
 void define_shuffle_ops(Registry& r);
 void define_pooling_ops(Registry& r);
 
+/// Validated attributes of an sgd_step call (native/ops/optim.cc); `momentum_buffer`: 3 inputs.
+struct SgdConfig {
+  double lr = 0, momentum = 0, dampening = 0, weight_decay = 0;
+  bool nesterov = false, init_buffer = false, momentum_buffer = false;
+};
+SgdConfig sgd_config(const OpCall& c);
+/// Validated attributes of an adam_step call, with the step-dependent scalars computed in double.
+struct AdamConfig {
+  double lr = 0, beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0;
+  double decay_factor = 1, step_size = 0, bias_correction2_sqrt = 1;
+  bool decoupled = false, amsgrad = false;
+  int64_t step = 0;
+};
+AdamConfig adam_config(const OpCall& c);
+void define_optim_ops(Registry& r);
+
 }  // namespace onelip
