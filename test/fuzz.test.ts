@@ -276,12 +276,15 @@ function fuzzChild(cfg: ChildConfig): void {
     add: [2, 2], sub: [2, 2], mul: [2, 2], div: [2, 2], neg: [1, 1], abs: [1, 1], exp: [1, 1], log: [1, 1],
     sqrt: [1, 1], relu: [1, 1], scale: [1, 1], clamp: [1, 1], cast: [1, 1], sum: [1, 1], mean: [1, 1], max: [1, 1],
     permute: [1, 1], slice: [1, 1], concat: [1, 5], fill: [0, 0], rand: [0, 0], randn: [0, 0],
+    sgd_step: [2, 3], adam_step: [4, 5],
   };
   const ATTR_KEYS: Record<string, string[]> = {
     scale: ['alpha', 'beta'], clamp: ['min', 'max'], cast: ['dtype'], sum: ['axes', 'keepDims'],
     mean: ['axes', 'keepDims'], max: ['axes', 'keepDims'], permute: ['perm'], slice: ['begin', 'end'],
     concat: ['axis'], fill: ['shape', 'dtype', 'value'], rand: ['shape', 'dtype', 'seed', 'low', 'high'],
     randn: ['shape', 'dtype', 'seed', 'mean', 'std'],
+    sgd_step: ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'initBuffer'],
+    adam_step: ['lr', 'step', 'beta1', 'beta2', 'eps', 'weightDecay', 'decoupled'],
   };
   const ALL_KEYS = ['alpha', 'beta', 'min', 'max', 'dtype', 'axes', 'keepDims', 'perm', 'begin', 'end', 'axis',
     'shape', 'value', 'seed', 'low', 'high', 'mean', 'std', 'size', 'stride', 'padding', 'kernelSize', 'iters',
@@ -295,6 +298,7 @@ function fuzzChild(cfg: ChildConfig): void {
         return chance(0.8) ? intList(-5, 5, int(0, 5)) : chance(0.3) ? intList(-8, 8, int(1, 8)) : pick([[1.5], [NaN], [2 ** 53], [-(2 ** 60)], new Array(5000).fill(0), [[0]], ['0'], intList(-9, 9, 9)]);
       case 'shape': return randShape();
       case 'dtype': return pick(['float32', 'float64', 'int32', 'float16', '', 'int64', 7]);
+      case 'nesterov': case 'initBuffer': case 'decoupled': return pick([true, false, 1, 'true', null]);
       case 'keepDims': return pick([true, false, 1, 0, 'true', null]);
       case 'axis': case 'seed': return pick([int(-4, 4), int(0, 1000), 1.5, -1, 2 ** 53, 2 ** 53 + 2, NaN, Infinity]);
       default: return pick([int(-5, 5), rnd() * 10 - 5, NaN, Infinity, -Infinity, 1e300, -1e300, 2 ** 31, 0.5]);
