@@ -168,56 +168,63 @@ namespace math {
 
 // ---- optimizer updates (native/cpu/optim.cc, cuda/optim.cu): PyTorch's torch.optim formulas ----
 
-/// One element of an SGD step (torch.optim.SGD): d = g + wd·p (when wd ≠ 0); with a momentum buffer b:
-/// b ← d on the buffer's first step, else momentum·b + (1 − dampening)·d, and d ← d + momentum·b
-/// (nesterov) or d ← b; then p ← p − lr·d. `buf` is null when momentum is 0 (no buffer).
+// The structural choices (momentum buffer or not, its first step, nesterov, amsgrad, which lerp form)
+// are template flags, so the CPU loops have no control flow and vectorise; the rest are scalars
+// prepared on the host in double.
+
+/// One element of an SGD step (torch.optim.SGD): d = g + wd·p (wd = 0 adds 0·p); with a momentum buffer
+/// b: b ← d on the buffer's first step (kInit), else momentum·b + (1 − dampening)·d; then
+/// d ← d + momentum·b (kNesterov) or d ← b; finally p ← p − lr·d.
 template <class T>
 struct SgdStep {
   T lr, weight_decay, momentum, one_minus_dampening;
-  bool nesterov, init_buffer;
-  OL_HD void operator()(T* p, T g, T* buf) const {
-    T d = g;
-    if (weight_decay != T(0)) d = d + weight_decay * *p;
-    if (buf) {
-      const T b = init_buffer ? d : momentum * *buf + one_minus_dampening * d;
+  template <bool kBuf, bool kInit, bool kNesterov>
+  OL_HD void apply(T* p, T g, T* buf) const {
+    T d = g + weight_decay * *p;
+    if (kBuf) {
+      const T b = kInit ? d : momentum * *buf + one_minus_dampening * d;
       *buf = b;
-      d = nesterov ? d + momentum * b : b;
+      d = kNesterov ? d + momentum * b : b;
     }
     *p = *p - lr * d;
   }
 };
 
-/// PyTorch's lerp(a, b, w): a + w·(b − a) for |w| < 0.5, else b − (b − a)·(1 − w).
-template <class T>
+/// PyTorch's lerp(a, b, w): a + w·(b − a) for |w| < 0.5 (kLow), else b − (b − a)·(1 − w).
+template <bool kLow, class T>
 OL_HD T lerp(T a, T b, T w) {
-  return (w < T(0.5) && w > T(-0.5)) ? a + w * (b - a) : b - (b - a) * (T(1) - w);
+  return kLow ? a + w * (b - a) : b - (b - a) * (T(1) - w);
+}
+
+/// max that propagates NaN from either side (torch.maximum).
+template <class T>
+OL_HD T nan_max(T a, T b) {
+  return (a != a || a > b) ? a : b;  // b NaN: a > b is false, b returned
 }
 
 /// One element of an Adam / AdamW step (torch.optim.Adam / AdamW, step t ≥ 1):
-///   Adam:  g ← g + wd·p (L2, when wd ≠ 0);   AdamW: p ← p·(1 − lr·wd) (decoupled)
-///   m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;  amsgrad: vmax ← max(vmax, v) (NaN propagates)
+///   g ← g + l2·p (Adam's weight decay; l2 = 0 for AdamW);  p ← p·decay (AdamW: 1 − lr·wd; Adam: 1)
+///   m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;  amsgrad (kMax): vmax ← max(vmax, v), NaN propagating
 ///   p ← p − step_size · m / (sqrt(v or vmax) / sqrt(1 − β2^t) + eps),  step_size = lr / (1 − β1^t).
-/// The t-dependent scalars are computed on the host in double. `vmax` is null without amsgrad.
+/// kLow: 1 − β1 < 0.5 (PyTorch's lerp branch).
 template <class T>
 struct AdamStep {
-  T beta1, beta2, eps, weight_decay, decay_factor, step_size, bias_correction2_sqrt;
-  bool decoupled;
-  OL_HD void operator()(T* p, T g, T* m, T* v, T* vmax) const {
-    T pv = *p;
-    if (decoupled) pv = pv * decay_factor;
-    else if (weight_decay != T(0)) g = g + weight_decay * pv;
-    const T mv = lerp(*m, g, T(1) - beta1);
+  T beta1, beta2, eps, l2, decay, step_size, bias_correction2_sqrt;
+  template <bool kMax, bool kLow>
+  OL_HD void apply(T* p, T g, T* m, T* v, T* vmax) const {
+    const T p0 = *p;
+    g = g + l2 * p0;
+    const T mv = lerp<kLow>(*m, g, T(1) - beta1);
     const T vv = beta2 * *v + (T(1) - beta2) * g * g;
     *m = mv;
     *v = vv;
     T s = vv;
-    if (vmax) {
-      const T old = *vmax;
-      s = (old != old) ? old : ((vv != vv || vv > old) ? vv : old);
+    if (kMax) {
+      s = nan_max(vv, *vmax);
       *vmax = s;
     }
     const T denom = std::sqrt(s) / bias_correction2_sqrt + eps;
-    *p = pv - step_size * mv / denom;
+    *p = p0 * decay - step_size * mv / denom;
   }
 };
 

@@ -1,7 +1,8 @@
 // CPU kernels of the in-place optimizer updates sgd_step and adam_step: one pass over the parameter,
 // split over the thread pool, each element updated by the single-source math of cuda/math.cuh
-// (SgdStep / AdamStep). The optional state (momentum buffer, amsgrad maximum) is a compile-time flag,
-// so each inner loop is branch-free over contiguous arrays and the compiler can vectorise it.
+// (SgdStep / AdamStep). The structural choices are compile-time flags and the arrays are restrict-
+// qualified, so each inner loop is branch-free over contiguous memory and the compiler vectorises it
+// (the Adam loop's sqrt needs -fno-math-errno, set for the whole addon in CMakeLists.txt / binding.gyp).
 #include "../../cuda/math.cuh"
 #include "../core/thread_pool.h"
 #include "../ops/ops.h"
@@ -12,18 +13,27 @@ namespace {
 
 constexpr int64_t kGrain = int64_t(1) << 15;  // elements per thread-pool chunk (a few flops each)
 
-template <class T, bool kBuf>
-void sgd_loop(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ b, int64_t n, const math::SgdStep<T>& f) {
-  parallel_for(n, kGrain, [=, &f](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) f(p + i, g[i], kBuf ? b + i : nullptr);
+template <class T, bool kBuf, bool kInit, bool kNesterov>
+void sgd_loop(T* p, const T* g, T* b, int64_t n, math::SgdStep<T> f) {
+  parallel_for(n, kGrain, [=](int64_t begin, int64_t end) {
+    T* __restrict__ pp = p + begin;
+    const T* __restrict__ gg = g + begin;
+    T* __restrict__ bb = kBuf ? b + begin : nullptr;
+    const int64_t len = end - begin;
+    for (int64_t i = 0; i < len; ++i) f.template apply<kBuf, kInit, kNesterov>(pp + i, gg[i], kBuf ? bb + i : nullptr);
   });
 }
 
-template <class T, bool kMax>
-void adam_loop(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, T* __restrict__ v, T* __restrict__ vmax,
-               int64_t n, const math::AdamStep<T>& f) {
-  parallel_for(n, kGrain, [=, &f](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) f(p + i, g[i], m + i, v + i, kMax ? vmax + i : nullptr);
+template <class T, bool kMax, bool kLow>
+void adam_loop(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, math::AdamStep<T> f) {
+  parallel_for(n, kGrain, [=](int64_t begin, int64_t end) {
+    T* __restrict__ pp = p + begin;
+    const T* __restrict__ gg = g + begin;
+    T* __restrict__ mm = m + begin;
+    T* __restrict__ vv = v + begin;
+    T* __restrict__ xx = kMax ? vmax + begin : nullptr;
+    const int64_t len = end - begin;
+    for (int64_t i = 0; i < len; ++i) f.template apply<kMax, kLow>(pp + i, gg[i], mm + i, vv + i, kMax ? xx + i : nullptr);
   });
 }
 
@@ -33,9 +43,14 @@ void sgd_step_op(OpCall& c) {
   if (p.numel() == 0) return;
   dispatch_float(p.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const math::SgdStep<T> f{T(s.lr), T(s.weight_decay), T(s.momentum), T(1 - s.dampening), s.nesterov, s.init_buffer};
-    if (s.momentum_buffer) sgd_loop<T, true>(p.data<T>(), c.inputs[1].data<T>(), c.inputs[2].data<T>(), p.numel(), f);
-    else sgd_loop<T, false>(p.data<T>(), c.inputs[1].data<T>(), nullptr, p.numel(), f);
+    const math::SgdStep<T> f{T(s.lr), T(s.weight_decay), T(s.momentum), T(1 - s.dampening)};
+    T* pd = p.data<T>();
+    const T* gd = c.inputs[1].data<T>();
+    if (!s.momentum_buffer) return sgd_loop<T, false, false, false>(pd, gd, nullptr, p.numel(), f);
+    T* bd = c.inputs[2].data<T>();
+    with_flag(s.init_buffer, [&](auto init) {
+      with_flag(s.nesterov, [&](auto nest) { sgd_loop<T, true, decltype(init)::value, decltype(nest)::value>(pd, gd, bd, p.numel(), f); });
+    });
   });
 }
 
@@ -45,12 +60,14 @@ void adam_step_op(OpCall& c) {
   if (p.numel() == 0) return;
   dispatch_float(p.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const math::AdamStep<T> f{T(a.beta1),        T(a.beta2),     T(a.eps), T(a.weight_decay),
-                              T(a.decay_factor), T(a.step_size), T(a.bias_correction2_sqrt), a.decoupled};
-    T* m = c.inputs[2].data<T>();
-    T* v = c.inputs[3].data<T>();
-    if (a.amsgrad) adam_loop<T, true>(p.data<T>(), c.inputs[1].data<T>(), m, v, c.inputs[4].data<T>(), p.numel(), f);
-    else adam_loop<T, false>(p.data<T>(), c.inputs[1].data<T>(), m, v, nullptr, p.numel(), f);
+    const math::AdamStep<T> f{T(a.beta1), T(a.beta2), T(a.eps), T(a.l2), T(a.decay_factor), T(a.step_size), T(a.bias_correction2_sqrt)};
+    T* vmax = a.amsgrad ? c.inputs[4].data<T>() : nullptr;
+    with_flag(a.amsgrad, [&](auto amsgrad) {
+      with_flag(T(1) - T(a.beta1) < T(0.5), [&](auto low) {
+        adam_loop<T, decltype(amsgrad)::value, decltype(low)::value>(p.data<T>(), c.inputs[1].data<T>(), c.inputs[2].data<T>(),
+                                                                     c.inputs[3].data<T>(), vmax, p.numel(), f);
+      });
+    });
   });
 }
 

@@ -1,6 +1,7 @@
 // Declarations shared by op definitions and kernels (helpers that validate or derive op arguments).
 #pragma once
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 #include "../core/registry.h"
 
@@ -40,11 +41,19 @@ SgdConfig sgd_config(const OpCall& c);
 /// Validated attributes of an adam_step call, with the step-dependent scalars computed in double.
 struct AdamConfig {
   double lr = 0, beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0;
-  double decay_factor = 1, step_size = 0, bias_correction2_sqrt = 1;
+  double l2 = 0;                // Adam's weight decay on the gradient (0 for AdamW)
+  double decay_factor = 1;      // AdamW's p ← p·(1 − lr·wd) (1 for Adam)
+  double step_size = 0, bias_correction2_sqrt = 1;
   bool decoupled = false, amsgrad = false;
   int64_t step = 0;
 };
 AdamConfig adam_config(const OpCall& c);
+/// Calls f(std::true_type{}) or f(std::false_type{}): turns a runtime flag into a template flag.
+template <class F>
+void with_flag(bool b, F&& f) {
+  if (b) f(std::true_type{});
+  else f(std::false_type{});
+}
 void define_optim_ops(Registry& r);
 
 }  // namespace onelip

@@ -83,6 +83,7 @@ AdamConfig adam_config(const OpCall& c) {
   a.step_size = a.lr / (1 - std::pow(a.beta1, t));
   a.bias_correction2_sqrt = std::sqrt(1 - std::pow(a.beta2, t));
   a.decay_factor = a.decoupled ? 1 - a.lr * a.weight_decay : 1;
+  a.l2 = a.decoupled ? 0 : a.weight_decay;
   return a;
 }
 
