@@ -199,7 +199,8 @@ OL_HD T lerp(T a, T b, T w) {
 /// max that propagates NaN from either side (torch.maximum).
 template <class T>
 OL_HD T nan_max(T a, T b) {
-  return (a != a || a > b) ? a : b;  // b NaN: a > b is false, b returned
+  const T m = a > b ? a : b;  // b NaN: b
+  return a != a ? a : m;      // two selects, no branch
 }
 
 /// One element of an Adam / AdamW step (torch.optim.Adam / AdamW, step t ≥ 1):

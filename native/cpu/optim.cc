@@ -20,7 +20,8 @@ void sgd_loop(T* p, const T* g, T* b, int64_t n, math::SgdStep<T> f) {
     const T* __restrict__ gg = g + begin;
     T* __restrict__ bb = kBuf ? b + begin : nullptr;
     const int64_t len = end - begin;
-    for (int64_t i = 0; i < len; ++i) f.template apply<kBuf, kInit, kNesterov>(pp + i, gg[i], kBuf ? bb + i : nullptr);
+    const math::SgdStep<T> ff = f;  // a local copy: its scalars stay in registers across the stores
+    for (int64_t i = 0; i < len; ++i) ff.template apply<kBuf, kInit, kNesterov>(pp + i, gg[i], kBuf ? bb + i : nullptr);
   });
 }
 
@@ -33,7 +34,8 @@ void adam_loop(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, math::AdamStep<
     T* __restrict__ vv = v + begin;
     T* __restrict__ xx = kMax ? vmax + begin : nullptr;
     const int64_t len = end - begin;
-    for (int64_t i = 0; i < len; ++i) f.template apply<kMax, kLow>(pp + i, gg[i], mm + i, vv + i, kMax ? xx + i : nullptr);
+    const math::AdamStep<T> ff = f;  // a local copy: its scalars stay in registers across the stores
+    for (int64_t i = 0; i < len; ++i) ff.template apply<kMax, kLow>(pp + i, gg[i], mm + i, vv + i, kMax ? xx + i : nullptr);
   });
 }
 
