@@ -207,6 +207,9 @@ describe('optimizer validation', () => {
     expectError(() => new ol.optim.Adam([p()], { eps: 0 }), 'ERR_ARGUMENT', ["'eps'", '> 0']);
     expectError(() => new ol.optim.AdamW([p()], { amsgrad: 1 as unknown as boolean }), 'ERR_ARGUMENT', ['AdamW', "'amsgrad'", 'boolean']);
     expectError(() => new ol.optim.Adam([], {}), 'ERR_ARGUMENT', ['Adam', 'non-empty']);
+    // undefined options take the defaults
+    const d = new ol.optim.SGD([{ params: [p()], lr: undefined }], { lr: 0.2, momentum: undefined });
+    expect(d.paramGroups[0]).toMatchObject({ lr: 0.2, momentum: 0 });
     const q = p();
     expectError(() => new ol.optim.Adam([{ params: [q] }, { params: [q] }], {}), 'ERR_ARGUMENT', ['more than once']);
     expectError(() => new ol.optim.Adam([{ params: [q], lr: -3 }], {}), 'ERR_ARGUMENT', ['group 0', "'lr'"]);
@@ -239,6 +242,7 @@ describe('optimizer validation', () => {
     expectError(() => opt.loadStateDict({ ...good, state: { 0: { ...good.state[0], exp_avg: ol.zeros([5]) } } }), 'ERR_SHAPE', ['exp_avg', '[5]']);
     expectError(() => opt.loadStateDict({ ...good, state: { 0: { ...good.state[0], bogus: 1 } } }), 'ERR_ARGUMENT', ["unknown entry 'bogus'"]);
     expectError(() => opt.loadStateDict({ ...good, state: { 3: {} } }), 'ERR_ARGUMENT', ["state key '3'"]);
+    expectError(() => opt.loadStateDict({ ...good, state: { 0: { exp_avg: good.state[0].exp_avg } } }), 'ERR_ARGUMENT', ["lacks 'step'"]);
     expectError(() => opt.loadStateDict({ state: good.state, paramGroups: [{ ...good.paramGroups[0], lr: -1 }] }), 'ERR_ARGUMENT', ["'lr'"]);
     const now = opt.stateDict();
     expect(now.state[0].step).toBe(1);

@@ -35,6 +35,11 @@ const betas: Rule = [
   'a pair [beta1, beta2] of numbers in [0, 1)',
 ];
 
+/** `o` without its undefined entries (an option given as undefined takes the default). */
+function definedEntries<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /** Sets `p.grad` (the autograd field); tolerant of an accessor-based implementation. */
 function setGrad(p: Tensor, g: Tensor | null): void {
   (p as { grad: Tensor | null }).grad = g;
@@ -73,7 +78,7 @@ export abstract class Optimizer<O extends object> {
         check(!seen.has(p), 'ERR_ARGUMENT', () => `${name}: group ${gi} params[${i}] appears more than once (in this or another group)`);
         seen.add(p);
       });
-      this.paramGroups.push({ ...this.defaults, ...opts, params: [...ps] } as O & { params: Tensor[] });
+      this.paramGroups.push({ ...this.defaults, ...definedEntries(opts), params: [...ps] } as O & { params: Tensor[] });
     });
   }
 
@@ -207,6 +212,9 @@ export abstract class Optimizer<O extends object> {
           check(sameShape(v.shape, p.shape), 'ERR_SHAPE', () => `${where}: state[${k}].${name} has shape [${v.shape}] but parameter ${k} has [${p.shape}]`);
         }
       }
+      const need = this.requiredStateKeys();
+      if (Object.keys(st).length > 0)
+        for (const r of need) check(r in st, 'ERR_ARGUMENT', () => `${where}: state[${k}] lacks '${r}' (a non-empty state needs ${need.join(', ')})`);
       plans.push([p, st]);
     }
     // validated: apply
@@ -231,6 +239,10 @@ export abstract class Optimizer<O extends object> {
 
   /** The names a parameter's state may hold. */
   protected abstract stateKeys(): string[];
+  /** The names a non-empty state must hold. */
+  protected requiredStateKeys(): string[] {
+    return [];
+  }
 
   /** Frees the state tensors; the optimizer starts afresh at its next step. */
   dispose(): void {
@@ -271,7 +283,7 @@ export class SGD extends Optimizer<SGDOptions> {
   constructor(params: Params<SGDOptions>, options: Partial<SGDOptions> & { lr: number }) {
     check(typeof options === 'object' && options !== null && 'lr' in options, 'ERR_ARGUMENT',
       () => `SGD: options must be an object with a learning rate { lr, momentum?, dampening?, nesterov?, weightDecay? }, got ${describe(options)}`);
-    super('SGD', params, { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...options } as SGDOptions, {
+    super('SGD', params, { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...definedEntries(options) } as SGDOptions, {
       lr: finiteAtLeast0, momentum: finiteAtLeast0, dampening: unit, nesterov: boolean, weightDecay: finiteAtLeast0,
     });
   }
@@ -331,6 +343,10 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
     return ['step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'];
   }
 
+  protected override requiredStateKeys(): string[] {
+    return ['step', 'exp_avg', 'exp_avg_sq'];
+  }
+
   protected initState(p: Tensor, o: AdamOptions): ParamState {
     const st: ParamState = { step: 0, exp_avg: zerosLike(p), exp_avg_sq: zerosLike(p) };
     if (o.amsgrad) st.max_exp_avg_sq = zerosLike(p);
@@ -350,7 +366,7 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
 function adamDefaults(name: string, options: unknown, weightDecay: number): AdamOptions {
   check(options === undefined || (typeof options === 'object' && options !== null && !Array.isArray(options)), 'ERR_ARGUMENT',
     () => `${name}: options must be an object { lr?, betas?, eps?, weightDecay?, amsgrad? }, got ${describe(options)}`);
-  return { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay, amsgrad: false, ...(options as object) };
+  return { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay, amsgrad: false, ...definedEntries((options ?? {}) as object) };
 }
 
 /**
