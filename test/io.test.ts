@@ -68,6 +68,9 @@ class TinyLinear {
   }
 }
 
+/** `.grad` as a writable field (set by hand here; autograd sets it in real training). */
+const grad = (t: ol.Tensor) => t as { grad: ol.Tensor | null };
+
 const snapshot = (m: TinyLinear) => Object.fromEntries(Object.entries(m.stateDict()).map(([k, t]) => [k, Array.from(t.data())]));
 
 /** An independent plain reader of the safetensors layout. */
@@ -174,8 +177,8 @@ describe.each(devices)('checkpoints of a module and optimizer on %s', (device) =
     const grads = () => [ol.tensor(values(6), { shape: [2, 3], device }), ol.tensor(values(2), { shape: [2], dtype: 'float64', device })];
     for (let i = 0; i < 2; i++) {
       const [gw, gb] = grads();
-      a.weight.grad = gw;
-      a.bias.grad = gb;
+      grad(a.weight).grad = gw;
+      grad(a.bias).grad = gb;
       optA.step();
     }
     const f = tmpFile();
@@ -193,10 +196,10 @@ describe.each(devices)('checkpoints of a module and optimizer on %s', (device) =
     expect(optB.paramGroups[0].lr).toBe(0.05);
     expect(optB.stateDict().state[1].step).toBe(2);
     const [gw, gb] = grads();
-    a.weight.grad = gw;
-    a.bias.grad = gb;
-    b.weight.grad = ol.tensor(Array.from(gw.data()), { shape: [2, 3], device });
-    b.bias.grad = ol.tensor(Array.from(gb.data()), { shape: [2], dtype: 'float64', device });
+    grad(a.weight).grad = gw;
+    grad(a.bias).grad = gb;
+    grad(b.weight).grad = ol.tensor(Array.from(gw.data()), { shape: [2, 3], device });
+    grad(b.bias).grad = ol.tensor(Array.from(gb.data()), { shape: [2], dtype: 'float64', device });
     optA.step();
     optB.step();
     expect(snapshot(b)).toEqual(snapshot(a));
@@ -205,8 +208,8 @@ describe.each(devices)('checkpoints of a module and optimizer on %s', (device) =
   test('corrupt or mismatched files raise ERR_CHECKPOINT and change nothing', () => {
     const src = new TinyLinear(3, 2, device);
     const opt0 = new ol.optim.SGD([src.weight, src.bias], { lr: 0.1, momentum: 0.9 });
-    src.weight.grad = ol.tensor(values(6), { shape: [2, 3], device });
-    src.bias.grad = ol.tensor(values(2), { shape: [2], dtype: 'float64', device });
+    grad(src.weight).grad = ol.tensor(values(6), { shape: [2, 3], device });
+    grad(src.bias).grad = ol.tensor(values(2), { shape: [2], dtype: 'float64', device });
     opt0.step();
     const good = tmpFile();
     ol.io.save(good, src, { optimizer: opt0 });
@@ -215,7 +218,7 @@ describe.each(devices)('checkpoints of a module and optimizer on %s', (device) =
 
     const m = new TinyLinear(3, 2, device);
     const opt = new ol.optim.SGD([m.weight, m.bias], { lr: 0.3, momentum: 0.5 });
-    m.weight.grad = ol.tensor(values(6), { shape: [2, 3], device });
+    grad(m.weight).grad = ol.tensor(values(6), { shape: [2, 3], device });
     opt.step();
     const before = snapshot(m);
     const optBefore = Array.from((opt.stateDict().state[0].momentum_buffer as ol.Tensor).data());

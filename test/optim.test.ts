@@ -194,6 +194,41 @@ describe.each(devices)('optimizers on %s', (device) => {
   });
 });
 
+describe.each(devices)('training end to end on %s', (device) => {
+  // least squares: loss(w) = |Xw − y|² / n with y = X·w*, gradient 2/n·Xᵀ(Xw − y) computed with ops;
+  // every optimizer with a schedule must bring w to w* (the loss has a unique minimum)
+  const n = 64;
+  const d = 5;
+  const X = values(n * d);
+  const wStar = values(d);
+  const y = Array.from({ length: n }, (_, i) => wStar.reduce((acc, w, j) => acc + w * X[i * d + j], 0));
+  const makers: [string, (w: ol.Tensor) => ol.optim.Optimizer<object>, number, (steps: number) => ol.optim.Schedule][] = [
+    ['SGD nesterov + cosine', (w) => new ol.optim.SGD([w], { lr: 0.05, momentum: 0.9, nesterov: true }) as ol.optim.Optimizer<object>, 300,
+      (T) => ol.optim.schedules.cosine({ lr: 0.05, total: T, warmup: 10 })],
+    ['Adam + triangular', (w) => new ol.optim.Adam([w], { lr: 0.1 }) as ol.optim.Optimizer<object>, 600,
+      (T) => ol.optim.schedules.triangular({ total: T, peak: 0.1 })],
+    ['AdamW (wd 0) amsgrad + multiStep', (w) => new ol.optim.AdamW([w], { lr: 0.1, weightDecay: 0, amsgrad: true }) as ol.optim.Optimizer<object>, 600,
+      (T) => ol.optim.schedules.multiStep({ lr: 0.1, milestones: [300, 450], gamma: 0.3 })],
+  ];
+  test.each(makers)('%s reaches the least-squares solution', (_name, make, steps, schedule) => {
+    const Xt = ol.tensor(X, { shape: [n, d], dtype: 'float64', device });
+    const yt = ol.tensor(y, { shape: [n, 1], dtype: 'float64', device });
+    const w = ol.zeros([d, 1], { dtype: 'float64', device });
+    const opt = make(w);
+    const sch = new ol.optim.Scheduler(opt as unknown as ol.optim.schedules.HasParamGroups, schedule(steps));
+    for (let t = 0; t < steps; t++) {
+      ol.tidy(() => {
+        const r = ol.ops.sub(ol.ops.matmul(Xt, w), yt);
+        setGrad(w, Array.from(ol.ops.scale(ol.ops.matmul(Xt, r, { transA: true }), 2 / n).data()));
+        opt.step();
+      });
+      sch.step();
+    }
+    const got = Array.from(w.data());
+    for (let j = 0; j < d; j++) expect(Math.abs(got[j] - wStar[j])).toBeLessThan(1e-3);
+  });
+});
+
 describe('optimizer validation', () => {
   const p = () => ol.tensor(values(4), { shape: [4] });
   test('bad options raise ERR_ARGUMENT naming the optimizer and option', () => {
@@ -224,7 +259,7 @@ describe('optimizer validation', () => {
     setGrad(a, values(4));
     (b as { grad: ol.Tensor | null }).grad = ol.tensor(values(3), { shape: [3] });
     expectError(() => opt.step(), 'ERR_SHAPE', ['SGD.step', 'params[1]', '[3]', '[4]']);
-    b.grad = ol.tensor(values(4), { shape: [4] });
+    (b as { grad: ol.Tensor | null }).grad = ol.tensor(values(4), { shape: [4] });
     opt.paramGroups[0].lr = -0.5;
     expectError(() => opt.step(), 'ERR_ARGUMENT', ["'lr'"]);
     expect([Array.from(a.data()), Array.from(b.data())]).toEqual(before);
