@@ -8,7 +8,8 @@
  */
 import { check } from '../errors';
 import { Tensor } from '../tensor';
-import { requireTensor, runOp } from '../ops/run';
+import { native } from '../native';
+import { requireTensor } from '../ops/run';
 
 export interface SgdStepOptions {
   lr: number;
@@ -34,7 +35,7 @@ export function sgdStep(param: Tensor, grad: Tensor, momentumBuffer: Tensor | nu
   const inputs = [requireTensor(param, op, 'param'), requireTensor(grad, op, 'grad')];
   if (momentumBuffer !== null && momentumBuffer !== undefined) inputs.push(requireTensor(momentumBuffer, op, 'momentumBuffer'));
   check(typeof options === 'object' && options !== null, 'ERR_ARGUMENT', `${op}: options must be an object { lr, ... }`);
-  runOp(op, inputs, defined(options as unknown as Record<string, unknown>));
+  runInPlace(op, inputs, defined(options as unknown as Record<string, unknown>));
 }
 
 export interface AdamStepOptions {
@@ -70,7 +71,16 @@ export function adamStep(
   ];
   if (maxExpAvgSq !== null && maxExpAvgSq !== undefined) inputs.push(requireTensor(maxExpAvgSq, op, 'maxExpAvgSq'));
   check(typeof options === 'object' && options !== null, 'ERR_ARGUMENT', `${op}: options must be an object { lr, step, ... }`);
-  runOp(op, inputs, defined(options as unknown as Record<string, unknown>));
+  runInPlace(op, inputs, defined(options as unknown as Record<string, unknown>));
+}
+
+/**
+ * Runs an in-place op straight on the registry, outside any gradient tape (an optimizer step is not
+ * differentiated, like PyTorch's steps under no_grad). Call it after backward: a tape that saved the
+ * parameter would see the new values.
+ */
+function runInPlace(op: string, inputs: Tensor[], attrs: Record<string, unknown>): void {
+  native().run(op, inputs[0].device, inputs.map((t) => t.handle), attrs);
 }
 
 function defined(o: Record<string, unknown>): Record<string, unknown> {
