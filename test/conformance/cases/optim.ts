@@ -103,7 +103,23 @@ const ADAM_CFGS: (AdamCfg & { amsgrad?: boolean })[] = [
   { lr: 0.02, step: 2, amsgrad: true, weightDecay: 0.05, decoupled: true, eps: 1e-6, beta1: 0.8, beta2: 0.95 },
 ];
 
-const adamCase: Builder = (rng: Rng) =>
+const adamCase: Builder = (rng: Rng) => [
+  ...adamRandom(rng),
+  // NaN propagation (torch.maximum): NaN in the gradient or in the running maximum reaches the parameter
+  ...FLOATS.map((dtype): Variant => {
+    const shape = [12];
+    const [p, g, m, v, vmax] = [0, 1, 2, 3, 4].map((k) => input(rng, shape, dtype, k >= 3 ? 0.01 : -1, 1));
+    g.data[1] = NaN;
+    vmax.data[4] = NaN;
+    vmax.data[7] = NaN;
+    const cfg = { lr: 0.01, step: 3 };
+    const r = refAdam(p.data, g.data, m.data, v.data, vmax.data, cfg);
+    const inPlace: [number, Expected][] = [[0, out(r.p, p)], [2, out(r.m, m)], [3, out(r.v, v)], [4, out(r.vmax!, vmax)]];
+    return { name: `${dtype} amsgrad with NaN in grad and max_exp_avg_sq`, inputs: [p, g, m, v, vmax], attrs: cfg, expected: [], inPlace };
+  }),
+];
+
+const adamRandom: Builder = (rng: Rng) =>
   FLOATS.flatMap((dtype) =>
     ADAM_CFGS.flatMap((cfg, ci) => {
       const shapes = ci === 1 || ci === 5 ? [...SHAPES, LARGE] : SHAPES;
