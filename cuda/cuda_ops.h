@@ -14,4 +14,5 @@ void register_cuda_matmul(Registry& r);
 void register_cuda_shuffle(Registry& r);
 void register_cuda_pooling(Registry& r);
 void register_cuda_conv2d(Registry& r);
+void register_cuda_optim(Registry& r);
 }  // namespace onelip

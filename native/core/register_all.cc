@@ -19,6 +19,7 @@ void register_all(Registry& r) {
   define_shuffle_ops(r);
   define_pooling_ops(r);
   define_conv2d_ops(r);
+  define_optim_ops(r);
 
   register_cpu_elementwise(r);
   register_cpu_reduce(r);
@@ -28,6 +29,7 @@ void register_all(Registry& r) {
   register_cpu_shuffle(r);
   register_cpu_pooling(r);
   register_cpu_conv2d(r);
+  register_cpu_optim(r);
 
 #if ONELIP_HAVE_CUDA
   init_cuda_backend();
@@ -39,6 +41,7 @@ void register_all(Registry& r) {
   register_cuda_shuffle(r);
   register_cuda_pooling(r);
   register_cuda_conv2d(r);
+  register_cuda_optim(r);
 #endif
 }
 

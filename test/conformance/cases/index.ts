@@ -9,10 +9,20 @@ import { CASES as creation } from './creation';
 import { CASES as elementwise } from './elementwise';
 import { CASES as layout } from './layout';
 import { CASES as matmul } from './matmul';
+import { CASES as optim } from './optim';
 import { CASES as pooling } from './pooling';
 import { CASES as reduce } from './reduce';
 import { CASES as shuffle } from './shuffle';
 
 export { Builder, Expected, HostInput, Rng, Variant } from './common';
-
-export const CASES: Record<string, Builder> = { ...elementwise, ...reduce, ...layout, ...creation, ...matmul, ...shuffle, ...pooling, ...conv2d };
+export const CASES: Record<string, Builder> = {
+  ...elementwise,
+  ...reduce,
+  ...layout,
+  ...creation,
+  ...matmul,
+  ...shuffle,
+  ...pooling,
+  ...conv2d,
+  ...optim,
+};
