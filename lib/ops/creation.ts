@@ -2,6 +2,7 @@
 import { check, OnelipError } from '../errors';
 import { native } from '../native';
 import { Device, DType, NestedArray, Tensor, TypedArray } from '../tensor';
+import { defineNonDifferentiable } from '../autograd/table';
 import { run1, validDevice, validDType } from './run';
 
 export interface CreateOptions {
@@ -118,3 +119,7 @@ export function randn(shape: number[], options?: RandomOptions & { mean?: number
   const { dtype, device } = opts(options, 'randn');
   return run1('randn', [], { shape, dtype, seed: seedOf(options), mean: options?.mean, std: options?.std }, device);
 }
+
+defineNonDifferentiable('fill', 'no tensor inputs');
+defineNonDifferentiable('rand', 'random numbers, no tensor inputs');
+defineNonDifferentiable('randn', 'random numbers, no tensor inputs');
