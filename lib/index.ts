@@ -13,6 +13,8 @@ export { Tensor, DType, Device, TypedArray, NestedArray, tidy, keep } from './te
 export { tensor, zeros, ones, full, rand, randn, CreateOptions, RandomOptions } from './ops/creation';
 export * as ops from './ops';
 export { noGrad, isGradEnabled, BackwardOptions } from './autograd/tape';
+export * as nn from './nn';
+export * as loss from './nn/loss';
 export { gradcheck, GradcheckOptions, GradcheckReport, GradcheckMismatch } from './autograd/gradcheck';
 
 /** The package version. */

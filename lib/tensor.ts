@@ -212,6 +212,14 @@ export class Tensor {
     return this;
   }
 
+  /** @internal Like assign, but `value` may live on another device (Module.to). */
+  moveTo_(value: Tensor): void {
+    const h = this.live('to');
+    const v = value.live('to');
+    this.handle_ = native().reshape(v, v.shape);
+    h.dispose();
+  }
+
   /** Frees the native memory now (and `.grad`, which this tensor owns). Idempotent. */
   dispose(): void {
     this.handle_.dispose();
