@@ -20,6 +20,12 @@ export const DEVICES: readonly Device[] = ['cpu', 'cuda'];
 // ---- scopes of tidy() ----
 const scopes: Set<Tensor>[] = [];
 
+let creationHook: ((t: Tensor) => void) | null = null;
+/** @internal Test hook: called with every Tensor created (null to remove). */
+export function setCreationHook(fn: ((t: Tensor) => void) | null): void {
+  creationHook = fn;
+}
+
 function track(t: Tensor): void {
   const top = scopes[scopes.length - 1];
   if (top) top.add(t);
@@ -53,6 +59,7 @@ export class Tensor {
   constructor(handle: NativeHandle) {
     this.handle_ = handle;
     track(this);
+    if (creationHook !== null) creationHook(this);
   }
 
   /**
@@ -206,18 +213,25 @@ export class Tensor {
     const v = value.live('assign');
     check(JSON.stringify(v.shape) === JSON.stringify(h.shape) && v.dtype === h.dtype && v.device === h.device, 'ERR_SHAPE',
       () => `Tensor.assign: value must match the tensor (shape [${h.shape}], ${h.dtype}, ${h.device}); got shape [${v.shape}], ${v.dtype}, ${v.device}`);
-    const view = native().reshape(v, v.shape);
+    this.takeHandle(value, v);
     h.dispose();
-    this.handle_ = view;
     return this;
   }
 
   /** @internal Like assign, but `value` may live on another device (Module.to). */
   moveTo_(value: Tensor): void {
     const h = this.live('to');
-    const v = value.live('to');
-    this.handle_ = native().reshape(v, v.shape);
+    this.takeHandle(value, value.live('to'));
     h.dispose();
+  }
+
+  /**
+   * Takes `value`'s handle (the one that reported the storage's bytes to V8, so the accounting follows
+   * the data) and leaves `value` a view of the same storage.
+   */
+  private takeHandle(value: Tensor, v: NativeHandle): void {
+    value.handle_ = native().reshape(v, v.shape);
+    this.handle_ = v;
   }
 
   /** Frees the native memory now (and `.grad`, which this tensor owns). Idempotent. */
