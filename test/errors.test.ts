@@ -71,7 +71,7 @@ describe('OnelipError from the public API', () => {
       ol.tidy(() => {
         const a = randTensor([2, 3]);
         const b = randTensor([4, 5]);
-        for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+        for (const op of ['add', 'sub', 'mul', 'div', 'eq'] as const) {
           expectError(() => ol.ops[op](a.t, b.t), 'ERR_SHAPE', [`${op}:`, '[2, 3]', '[4, 5]', 'broadcast']);
         }
         expectIntact(a.t, a.data);
@@ -209,10 +209,11 @@ describe('OnelipError from the public API', () => {
     test('float-only ops on int32', () => {
       ol.tidy(() => {
         const c = randTensor([3], { dtype: 'int32' });
-        for (const op of ['exp', 'log', 'sqrt', 'relu'] as const) {
+        for (const op of ['exp', 'log', 'sqrt', 'relu', 'softplus', 'sigmoid', 'sign'] as const) {
           expectError(() => ol.ops[op](c.t), 'ERR_DTYPE', [op, 'input 0', 'int32', 'float32', 'float64']);
         }
         expectError(() => ol.ops.div(c.t, c.t), 'ERR_DTYPE', ['div', 'int32', 'expected one of float32, float64']);
+        expectError(() => ol.ops.eq(c.t, c.t), 'ERR_DTYPE', ['eq', 'int32', 'expected one of float32, float64']);
         expectError(() => ol.ops.mean(c.t), 'ERR_DTYPE', ['mean', 'int32']);
         expectError(() => ol.ops.scale(c.t, 2), 'ERR_DTYPE', ['scale', 'int32']);
         expectIntact(c.t, c.data);

@@ -7,7 +7,7 @@ import { rand } from '../ops/creation';
 import { add, relu } from '../ops/elementwise';
 import { matmul } from '../ops/matmul';
 import { avgPool2d, maxMin } from '../ops/pooling';
-import { describe, requireTensor } from '../ops/run';
+import { describe, requireTensor, run1 } from '../ops/run';
 import { firstChannels, padChannels, pixelUnshuffle } from '../ops/shuffle';
 import { Device, Tensor } from '../tensor';
 import { Module } from './module';
@@ -177,5 +177,54 @@ export class AvgPool2d extends Module {
   }
   forward(x: Tensor): Tensor {
     return avgPool2d(x, { kernelSize: this.kernelSize, divisor: this.divisor });
+  }
+}
+
+/** Options of `Conv2d`. */
+export interface Conv2dOptions extends ParamOptions {
+  /** Kernel size: one integer or [kh, kw]. Required. */
+  kernelSize: number | [number, number];
+  /** Stride, default 1. */
+  stride?: number;
+  /** Zero padding on each side, default kernelSize // 2 ("same" for odd kernels at stride 1). */
+  padding?: number;
+  /** Whether to add a learned bias per output channel (default true). */
+  bias?: boolean;
+}
+
+/**
+ * 2-D convolution (cross-correlation, PyTorch's `Conv2d`): x [N, in, H, W] → [N, out, H', W'] with
+ * H' = ⌊(H + 2·padding − kh) / stride⌋ + 1 (likewise W'). Parameters `weight` [out, in, kh, kw] and
+ * `bias` [out], initialised like PyTorch (U(±1/√(in·kh·kw)) for both), seeded (see `manualSeed`).
+ * Runs the native `conv2d` op; cost 2·N·out·in·kh·kw·H'·W' flops.
+ */
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly stride: number;
+  readonly padding: number | undefined;
+  constructor(readonly inChannels: number, readonly outChannels: number, options: Conv2dOptions) {
+    super();
+    positiveInt(inChannels, 'Conv2d', 'inChannels');
+    positiveInt(outChannels, 'Conv2d', 'outChannels');
+    check(typeof options === 'object' && options !== null, 'ERR_ARGUMENT', 'Conv2d: expected options { kernelSize, stride?, padding?, bias? }');
+    const ks = options.kernelSize;
+    const [kh, kw] = Array.isArray(ks) ? ks : [ks, ks];
+    positiveInt(kh, 'Conv2d', 'kernelSize');
+    positiveInt(kw, 'Conv2d', 'kernelSize');
+    this.stride = options.stride === undefined ? 1 : positiveInt(options.stride, 'Conv2d', 'stride');
+    check(options.padding === undefined || (Number.isInteger(options.padding) && options.padding >= 0), 'ERR_ARGUMENT',
+      () => `Conv2d: 'padding' must be a non-negative integer, got ${describe(options.padding)}`);
+    this.padding = options.padding;
+    const bound = 1 / Math.sqrt(inChannels * kh * kw);
+    const seed = nextSeed(options.seed);
+    this.weight = this.registerParameter('weight', uniformInit([outChannels, inChannels, kh, kw], bound, seed, options));
+    this.bias = options.bias === false ? null : this.registerParameter('bias', uniformInit([outChannels], bound, seed + 0x9e3779b9, options));
+  }
+  forward(x: Tensor): Tensor {
+    const attrs: Record<string, unknown> = { stride: this.stride };
+    if (this.padding !== undefined) attrs.padding = this.padding;
+    const y = run1('conv2d', [requireTensor(x, 'Conv2d', 'x'), this.weight], attrs);
+    return this.bias ? add(y, this.bias.reshape([1, this.outChannels, 1, 1])) : y;
   }
 }
