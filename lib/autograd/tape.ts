@@ -131,10 +131,12 @@ export function adoptOrDispose(out: Tensor, temps: Tensor[]): void {
 
 // ---- backward ----
 
-// run.ts and tensor.ts import this module; these are looked up lazily at call time.
+// run.ts and tensor.ts import this module, so they are required on first use (then cached).
 /* eslint-disable @typescript-eslint/no-var-requires */
-const ops = () => require('../ops/run') as typeof import('../ops/run');
-const tensors = () => require('../tensor') as typeof import('../tensor');
+let opsModule: typeof import('../ops/run') | undefined;
+let tensorModule: typeof import('../tensor') | undefined;
+const ops = () => (opsModule ??= require('../ops/run') as typeof import('../ops/run'));
+const tensors = () => (tensorModule ??= require('../tensor') as typeof import('../tensor'));
 /* eslint-enable @typescript-eslint/no-var-requires */
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
