@@ -309,6 +309,45 @@ describe('OnelipError from the public API', () => {
     });
   });
 
+  describe('autograd and nn', () => {
+    test('backward, grad, assign, noGrad, gradcheck: bad arguments', () => {
+      ol.tidy(() => {
+        const x = ol.tensor([1, 2], { requiresGrad: true });
+        const y = ol.ops.mul(x, x);
+        expectError(() => y.backward([1, 1] as unknown as ol.Tensor), 'ERR_ARGUMENT', ['backward', 'grad', 'Tensor']);
+        expectError(() => y.backward(ol.ones([3])), 'ERR_SHAPE', ['backward', 'grad', '[2]', '[3]']);
+        expectError(() => y.backward(undefined, 5 as unknown as ol.BackwardOptions), 'ERR_ARGUMENT', ['backward', 'options']);
+        expectError(() => { x.grad = ol.ones([3]); }, 'ERR_SHAPE', ['Tensor.grad', '[2]', '[3]']);
+        expectError(() => x.assign(ol.ones([2], { dtype: 'float64' })), 'ERR_SHAPE', ['Tensor.assign', 'float32', 'float64']);
+        expectError(() => ol.noGrad(3 as unknown as () => void), 'ERR_ARGUMENT', ['noGrad', 'function']);
+        expectError(() => ol.gradcheck(null as unknown as () => ol.Tensor, [x]), 'ERR_ARGUMENT', ['gradcheck', 'fn']);
+        expectError(() => ol.gradcheck((a) => a, []), 'ERR_ARGUMENT', ['gradcheck', 'inputs']);
+        expectError(() => ol.gradcheck((a) => a, [x]), 'ERR_DTYPE', ['gradcheck', 'inputs[0]', 'float32', 'float64']);
+        const d = ol.tensor([1, 2], { dtype: 'float64' });
+        expectError(() => ol.gradcheck(() => ol.ones([1]), [d]), 'ERR_DTYPE', ['gradcheck', 'float64', 'float32']);
+        expectIntact(d, [1, 2]);
+      });
+    });
+
+    test('modules: bad sizes, options and state dicts', () => {
+      expectError(() => new ol.nn.Linear(0, 2), 'ERR_ARGUMENT', ['Linear', 'inFeatures', 'positive integer', '0']);
+      expectError(() => new ol.nn.Linear(2, 2.5), 'ERR_ARGUMENT', ['Linear', 'outFeatures', '2.5']);
+      expectError(() => new ol.nn.Linear(2, 2, { seed: -1 }), 'ERR_ARGUMENT', ['seed']);
+      expectError(() => new ol.nn.Conv2d(1, 2, { kernelSize: 0 }), 'ERR_ARGUMENT', ['Conv2d', 'kernelSize']);
+      expectError(() => new ol.nn.Conv2d(1, 2, { kernelSize: 3, padding: -1 }), 'ERR_ARGUMENT', ['Conv2d', 'padding']);
+      expectError(() => new ol.nn.PaddingChannels(-3), 'ERR_ARGUMENT', ['PaddingChannels', 'channels']);
+      expectError(() => ol.nn.manualSeed(1.5), 'ERR_ARGUMENT', ['manualSeed', 'seed']);
+      const m = new ol.nn.Linear(3, 2, { seed: 1 });
+      const before = Array.from(m.weight.data());
+      expectError(() => m.forward(ol.ones([2, 4])), 'ERR_SHAPE', ['Linear', 'x', '[..., 3]', '[2,4]']);
+      expectError(() => m.loadStateDict(null as unknown as Record<string, ol.Tensor>), 'ERR_ARGUMENT', ['loadStateDict', 'object']);
+      expectError(() => m.loadStateDict({ weight: [1] as unknown as ol.Tensor, bias: m.bias! }), 'ERR_ARGUMENT', ['loadStateDict', "'weight'", 'Tensor']);
+      expectError(() => m.to('gpu' as ol.Device), 'ERR_DEVICE', ['Module.to', 'gpu']);
+      expect(Array.from(m.weight.data())).toEqual(before);
+      m.dispose();
+    });
+  });
+
   describe('wrong argument types', () => {
     test('a non-tensor where a tensor is expected', () => {
       ol.tidy(() => {
