@@ -174,6 +174,11 @@ describe.each(devices)('the tape on %s', (device) => {
       const y = O.exp(O.mul(a, a));
       expect(y.requiresGrad).toBe(false);
       expect(y.isLeaf).toBe(true);
+      for (const t of [ol.randn([2], { device, requiresGrad: true }), ol.rand([2], { device, requiresGrad: true }), ol.zeros([2], { device, requiresGrad: true })]) {
+        expect(t.requiresGrad).toBe(true);
+        expect(t.isLeaf).toBe(true);
+      }
+      expect(ol.randn([2], { device }).requiresGrad).toBe(false);
       const x = leaf([1, 2]);
       const z = ol.noGrad(() => O.exp(O.mul(x, x)));
       expect(z.requiresGrad).toBe(false);
