@@ -18,6 +18,7 @@ void register_all(Registry& r) {
   define_matmul_ops(r);
   define_shuffle_ops(r);
   define_pooling_ops(r);
+  define_conv2d_ops(r);
 
   register_cpu_elementwise(r);
   register_cpu_reduce(r);
@@ -26,6 +27,7 @@ void register_all(Registry& r) {
   register_cpu_matmul(r);
   register_cpu_shuffle(r);
   register_cpu_pooling(r);
+  register_cpu_conv2d(r);
 
 #if ONELIP_HAVE_CUDA
   init_cuda_backend();
@@ -36,6 +38,7 @@ void register_all(Registry& r) {
   register_cuda_matmul(r);
   register_cuda_shuffle(r);
   register_cuda_pooling(r);
+  register_cuda_conv2d(r);
 #endif
 }
 
