@@ -76,6 +76,10 @@ const CASES: Case[] = [
     const x = randIn([3, 6], d);
     return { fn: (g) => O.maxMinBackward(x, g), inputs: [randIn([3, 6], d)] };
   }],
+  ['conv2d (bias, stride 2, padding 1)', (d) => ({ fn: (x, w, b) => O.conv2d(x, w, b, { stride: 2, padding: 1 }), inputs: [randIn([1, 2, 5, 5], d), randIn([3, 2, 3, 3], d), randIn([3], d)], opts: { maxElements: 64 } })],
+  ['conv_transpose2d (bias)', (d) => ({ fn: (x, w, b) => O.convTranspose2d(x, w, b), inputs: [randIn([1, 2, 3, 3], d), randIn([2, 3, 3, 3], d), randIn([3], d)], opts: { maxElements: 64 } })],
+  ['conv2d_backward_input (gradOut and w)', (d) => ({ fn: (g, w) => O.conv2dBackwardInput(g, w, [1, 2, 5, 5], { stride: 2 }), inputs: [randIn([1, 3, 3, 3], d), randIn([3, 2, 3, 3], d)], opts: { maxElements: 64 } })],
+  ['conv2d_backward_weight (x and gradOut)', (d) => ({ fn: (x, g) => O.conv2dBackwardWeight(x, g, 3, { padding: 1 }), inputs: [randIn([1, 2, 4, 4], d), randIn([1, 3, 4, 4], d)], opts: { maxElements: 64 } })],
   ['to (cpu ↔ cuda)', (d) => ({ fn: (a) => O.mul(a.to(d === 'cpu' ? 'cuda' : 'cpu'), 3).to(d), inputs: [randIn([4], d)] })],
 ];
 let randW: ol.Tensor;

@@ -7,7 +7,8 @@ import { rand } from '../ops/creation';
 import { add, relu } from '../ops/elementwise';
 import { matmul } from '../ops/matmul';
 import { avgPool2d, maxMin } from '../ops/pooling';
-import { describe, requireTensor, run1 } from '../ops/run';
+import { conv2d } from '../ops/conv2d';
+import { describe, requireTensor } from '../ops/run';
 import { firstChannels, padChannels, pixelUnshuffle } from '../ops/shuffle';
 import { Device, Tensor } from '../tensor';
 import { Module } from './module';
@@ -196,7 +197,7 @@ export interface Conv2dOptions extends ParamOptions {
  * 2-D convolution (cross-correlation, PyTorch's `Conv2d`): x [N, in, H, W] → [N, out, H', W'] with
  * H' = ⌊(H + 2·padding − kh) / stride⌋ + 1 (likewise W'). Parameters `weight` [out, in, kh, kw] and
  * `bias` [out], initialised like PyTorch (U(±1/√(in·kh·kw)) for both), seeded (see `manualSeed`).
- * Runs the native `conv2d` op; cost 2·N·out·in·kh·kw·H'·W' flops.
+ * Runs `ol.ops.conv2d` (bias fused); cost 2·N·out·in·kh·kw·H'·W' flops.
  */
 export class Conv2d extends Module {
   readonly weight: Tensor;
@@ -222,9 +223,6 @@ export class Conv2d extends Module {
     this.bias = options.bias === false ? null : this.registerParameter('bias', uniformInit([outChannels], bound, seed + 0x9e3779b9, options));
   }
   forward(x: Tensor): Tensor {
-    const attrs: Record<string, unknown> = { stride: this.stride };
-    if (this.padding !== undefined) attrs.padding = this.padding;
-    const y = run1('conv2d', [requireTensor(x, 'Conv2d', 'x'), this.weight], attrs);
-    return this.bias ? add(y, this.bias.reshape([1, this.outChannels, 1, 1])) : y;
+    return conv2d(requireTensor(x, 'Conv2d', 'x'), this.weight, this.bias, { stride: this.stride, padding: this.padding });
   }
 }
