@@ -103,7 +103,7 @@ export function record(op: string, inputs: Tensor[], outputs: Tensor[], attrs: R
   if (isNonDifferentiable(op)) return null;
   const entry = gradientOf(op);
   const needsGrad = inputs.map((t) => t.requiresGrad && isFloat(t));
-  if (!needsGrad.some((b) => b)) return null;
+  if (!needsGrad.some((b) => b) || !outputs.some(isFloat)) return null;
   const node = new Node(op, entry, inputs.slice(), entry?.saveOutputs ? outputs.slice() : [], { ...attrs }, needsGrad, outputs);
   outputs.forEach((t, i) => {
     if (!isFloat(t)) return;
