@@ -320,6 +320,7 @@ describe('OnelipError from the public API', () => {
         expectError(() => { x.grad = ol.ones([3]); }, 'ERR_SHAPE', ['Tensor.grad', '[2]', '[3]']);
         expectError(() => x.assign(ol.ones([2], { dtype: 'float64' })), 'ERR_SHAPE', ['Tensor.assign', 'float32', 'float64']);
         expectError(() => ol.noGrad(3 as unknown as () => void), 'ERR_ARGUMENT', ['noGrad', 'function']);
+        expectError(() => ol.tensor([1, 2], { dtype: 'int32', requiresGrad: true }), 'ERR_DTYPE', ['requiresGrad', 'float32', 'int32']);
         expectError(() => ol.gradcheck(null as unknown as () => ol.Tensor, [x]), 'ERR_ARGUMENT', ['gradcheck', 'fn']);
         expectError(() => ol.gradcheck((a) => a, []), 'ERR_ARGUMENT', ['gradcheck', 'inputs']);
         expectError(() => ol.gradcheck((a) => a, [x]), 'ERR_DTYPE', ['gradcheck', 'inputs[0]', 'float32', 'float64']);

@@ -26,7 +26,13 @@ function opts(o: CreateOptions | undefined, op: string, fallback: DType = 'float
 }
 
 function finish(t: Tensor, o?: CreateOptions): Tensor {
-  if (o?.requiresGrad) t.requiresGrad = true;
+  if (o?.requiresGrad) {
+    if (t.dtype === 'int32') {
+      t.dispose();
+      throw new OnelipError('ERR_DTYPE', 'requiresGrad: only float32 and float64 tensors can have gradients, got int32');
+    }
+    t.requiresGrad = true;
+  }
   return t;
 }
 
