@@ -169,6 +169,20 @@ describe.each(devices)('the tape on %s', (device) => {
     });
   });
 
+  test('conventions at kinks: max ties share, relu and abs give 0 at 0, clamp passes at its bounds', () => {
+    ol.tidy(() => {
+      const x = leaf([1, 3, 3, -2]);
+      O.max(x).backward();
+      expect(Array.from(x.grad!.data())).toEqual([0, 0.5, 0.5, 0]);
+      const z = leaf([0, 2, -1, 0.5]);
+      O.sum(O.add(O.relu(z), O.abs(z))).backward();
+      expect(Array.from(z.grad!.data())).toEqual([0, 2, -1, 2]);
+      const c = leaf([-1, 1, 0.3, 2]);
+      O.sum(O.clamp(c, -1, 1)).backward();
+      expect(Array.from(c.grad!.data())).toEqual([1, 1, 1, 0]);
+    });
+  });
+
   test('backward with an explicit gradient; the gradient argument is left intact', () => {
     ol.tidy(() => {
       const x = leaf([1, 2, 3, 4], [2, 2]);
