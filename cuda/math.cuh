@@ -31,6 +31,8 @@ struct Mul {
   OL_HD int32_t operator()(int32_t a, int32_t b) const { return wrap_i32(uint32_t(a) * uint32_t(b)); }
 };
 struct Div { template <class T> OL_HD T operator()(T a, T b) const { return a / b; } };
+/// 1 where a == b, else 0 (NaN equals nothing), in the inputs' float type.
+struct Eq { template <class T> OL_HD T operator()(T a, T b) const { return a == b ? T(1) : T(0); } };
 
 // ---- unary ----
 struct Neg {
@@ -47,6 +49,24 @@ struct Log { template <class T> OL_HD T operator()(T x) const { return std::log(
 struct Sqrt { template <class T> OL_HD T operator()(T x) const { return std::sqrt(x); } };
 /// relu keeps NaN (x < 0 is false for NaN, so the NaN is returned as it is).
 struct Relu { template <class T> OL_HD T operator()(T x) const { return x < T(0) ? T(0) : x; } };
+/// log(1 + eˣ) as max(x, 0) + log1p(e^−|x|): no overflow for large x, full precision for very negative x.
+struct Softplus {
+  template <class T> OL_HD T operator()(T x) const {
+    const T pos = x > T(0) ? x : T(0);
+    return pos + std::log1p(std::exp(-(x < T(0) ? -x : x)));
+  }
+};
+/// 1 / (1 + e^−x), evaluated through e^−|x| ≤ 1 so neither branch overflows; NaN stays NaN.
+struct Sigmoid {
+  template <class T> OL_HD T operator()(T x) const {
+    const T e = std::exp(-(x < T(0) ? -x : x));
+    return x < T(0) ? e / (T(1) + e) : T(1) / (T(1) + e);
+  }
+};
+/// −1, 0 or 1 by the sign of x; ±0 and NaN are returned as they are.
+struct Sign {
+  template <class T> OL_HD T operator()(T x) const { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : x); }
+};
 struct Scale {
   double alpha, beta;
   template <class T> OL_HD T operator()(T x) const { return T(alpha) * x + T(beta); }

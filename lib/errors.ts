@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'ERR_OUT_OF_MEMORY'
   | 'ERR_INTERNAL'
   | 'ERR_ADDON_LOAD'
-  | 'ERR_CHECKPOINT';
+  | 'ERR_CHECKPOINT'
+  | 'ERR_GRADCHECK';
 
 /**
  * The one error type of onelip. `code` says what kind of failure it is; the message names the op or

@@ -1,5 +1,5 @@
 /** `ol.ops`: one typed wrapper per native op. */
-export { add, sub, mul, div, neg, abs, exp, log, sqrt, relu, scale, clamp } from './elementwise';
+export { add, sub, mul, div, neg, abs, exp, log, sqrt, relu, softplus, sigmoid, sign, eq, scale, clamp } from './elementwise';
 export { sum, mean, max, ReduceOptions } from './reduce';
 export { reshape, permute, transpose, slice, concat } from './layout';
 export { matmul, syrk, MatmulOptions, SyrkOptions } from './matmul';
