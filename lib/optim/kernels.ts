@@ -6,6 +6,7 @@
  * Cost: O(n) elementwise, a few flops per element, one read of every input and one write of every
  * updated tensor.
  */
+import { defineNonDifferentiable } from '../autograd/table';
 import { check } from '../errors';
 import { Tensor } from '../tensor';
 import { native } from '../native';
@@ -88,3 +89,6 @@ function defined(o: Record<string, unknown>): Record<string, unknown> {
   for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
   return out;
 }
+
+defineNonDifferentiable('sgd_step', 'an in-place optimizer update (runs outside the tape)');
+defineNonDifferentiable('adam_step', 'an in-place optimizer update (runs outside the tape)');
