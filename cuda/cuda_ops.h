@@ -13,4 +13,5 @@ void register_cuda_creation(Registry& r);
 void register_cuda_matmul(Registry& r);
 void register_cuda_shuffle(Registry& r);
 void register_cuda_pooling(Registry& r);
+void register_cuda_spectral(Registry& r);
 }  // namespace onelip

@@ -5,3 +5,7 @@ export { reshape, permute, transpose, slice, concat } from './layout';
 export { matmul, syrk, MatmulOptions, SyrkOptions } from './matmul';
 export { pixelUnshuffle, pixelShuffle, padChannels, firstChannels } from './shuffle';
 export { avgPool2d, avgPool2dBackward, maxMin, maxMinBackward, AvgPool2dOptions } from './pooling';
+export {
+  kernelSelfCorrelation, kernelSelfCorrelationBackward, powerIteration, PowerIterationOperator, PowerIterationOptions,
+  PowerIterationResult,
+} from './spectral';

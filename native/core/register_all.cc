@@ -18,6 +18,7 @@ void register_all(Registry& r) {
   define_matmul_ops(r);
   define_shuffle_ops(r);
   define_pooling_ops(r);
+  define_spectral_ops(r);
 
   register_cpu_elementwise(r);
   register_cpu_reduce(r);
@@ -26,6 +27,8 @@ void register_all(Registry& r) {
   register_cpu_matmul(r);
   register_cpu_shuffle(r);
   register_cpu_pooling(r);
+  register_cpu_spectral(r);
+  register_power_iteration(r, Device::CPU);
 
 #if ONELIP_HAVE_CUDA
   init_cuda_backend();
@@ -36,6 +39,8 @@ void register_all(Registry& r) {
   register_cuda_matmul(r);
   register_cuda_shuffle(r);
   register_cuda_pooling(r);
+  register_cuda_spectral(r);
+  register_power_iteration(r, Device::CUDA);
 #endif
 }
 

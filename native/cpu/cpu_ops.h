@@ -10,4 +10,5 @@ void register_cpu_creation(Registry& r);
 void register_cpu_matmul(Registry& r);
 void register_cpu_shuffle(Registry& r);
 void register_cpu_pooling(Registry& r);
+void register_cpu_spectral(Registry& r);
 }  // namespace onelip

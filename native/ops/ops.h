@@ -30,5 +30,8 @@ MatmulDims matmul_dims(const OpCall& c);
 void define_matmul_ops(Registry& r);
 void define_shuffle_ops(Registry& r);
 void define_pooling_ops(Registry& r);
+void define_spectral_ops(Registry& r);
+/// Registers the device-agnostic power-iteration composites (native/ops/power_iteration.cc) on `device`.
+void register_power_iteration(Registry& r, Device device);
 
 }  // namespace onelip
