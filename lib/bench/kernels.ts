@@ -119,6 +119,73 @@ export function kernelCases(sizes: number[]): Case[] {
   cases.push(matmulCase('sgemm batched', [64], 64, 64, 64, 'float32'));
   cases.push(matmulCase('sgemv (m=1)', [], 1, 4096, 4096, 'float32'));
   cases.push(syrkCase(256, 4096, 'float32'));
+  cases.push(...spectralCases());
+  return cases;
+}
+
+/**
+ * kernel_self_correlation (forward and gradient) on K [m, c, 3, 3], counted as 2·m²·c·k⁴ flops (every
+ * offset's products, without padding zeros; the CPU forward computes about half of them by the
+ * symmetry G[j, i, −s] = G[i, j, s]), and power iteration: 10 iterations of a 64-channel 3×3 "same"
+ * convolution on 32×32 (each a conv2d and a conv2d_backward_input; counted as 2 × 2·64·64·9·32·32 flops
+ * per iteration; only when this build has the conv ops), and of a dense 1024×1024 matrix.
+ */
+export function spectralCases(): Case[] {
+  const cases: Case[] = [];
+  for (const [m, c] of [[64, 64], [512, 512]]) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      if (dtype === 'float64' && m > 64) continue;
+      cases.push({
+        kernel: `self-correlation${dtype === 'float64' ? ' f64' : ''}`,
+        shape: `[${m}, ${c}, 3, 3] → [${m}, ${m}, 5, 5]`,
+        dtype,
+        flops: 2 * m * m * c * 81,
+        setup: () => {
+          const K = ol.randn([m, c, 3, 3], { seed: 4, dtype });
+          return { run: () => ol.ops.kernelSelfCorrelation(K).dispose(), dispose: () => K.dispose() };
+        },
+      });
+    }
+    cases.push({
+      kernel: 'self-correlation backward',
+      shape: `[${m}, ${c}, 3, 3]`,
+      dtype: 'float32',
+      flops: 2 * m * m * c * 81,
+      setup: () => {
+        const K = ol.randn([m, c, 3, 3], { seed: 5 });
+        const g = ol.randn([m, m, 5, 5], { seed: 6 });
+        return { run: () => ol.ops.kernelSelfCorrelationBackward(K, g).dispose(), dispose: () => { K.dispose(); g.dispose(); } };
+      },
+    });
+  }
+  const piCase = (kernel: string, shape: string, flops: number, make: () => { op: ol.ops.PowerIterationOperator; u: ol.Tensor; dispose: () => void }): Case => ({
+    kernel,
+    shape,
+    dtype: 'float32',
+    flops,
+    setup: () => {
+      const { op, u, dispose } = make();
+      return {
+        run: () => {
+          const r = ol.ops.powerIteration(op, u, { iters: 10 });
+          r.u.dispose();
+          r.v.dispose();
+        },
+        dispose,
+      };
+    },
+  });
+  if (ol.info().ops.cpu.includes('power_iteration_conv'))
+    cases.push(piCase('power iteration conv', '10 it, K [64, 64, 3, 3], u [1, 64, 32, 32]', 10 * 2 * 2 * 64 * 64 * 9 * 32 * 32, () => {
+      const K = ol.randn([64, 64, 3, 3], { seed: 7 });
+      const u = ol.randn([1, 64, 32, 32], { seed: 8 });
+      return { op: { conv: K }, u, dispose: () => { K.dispose(); u.dispose(); } };
+    }));
+  cases.push(piCase('power iteration dense', '10 it, W [1024, 1024]', 10 * 2 * 2 * 1024 * 1024, () => {
+    const W = ol.randn([1024, 1024], { seed: 9 });
+    const u = ol.randn([1024], { seed: 10 });
+    return { op: { matrix: W }, u, dispose: () => { W.dispose(); u.dispose(); } };
+  }));
   return cases;
 }
 
