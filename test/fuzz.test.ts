@@ -136,7 +136,7 @@ function fuzzChild(cfg: ChildConfig): void {
   const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);
   const SMALL_SHAPES: number[][] = [
     [], [1], [3], [2, 3], [3, 2], [4, 1], [1, 5], [2, 3, 4], [2, 1, 4], [0, 3], [3, 0], [0],
-    [1, 2, 1, 2, 1, 1, 2, 1], [2, 2, 2], [5, 7],
+    [1, 2, 1, 2, 1, 1, 2, 1], [2, 2, 2], [5, 7], [1, 2, 3, 3], [2, 2, 1, 1],
   ];
   // valid shapes with 0 elements and huge other dimensions (the non-zero dims multiply to at most 2^40,
   // the limit of checked_numel; beyond it, e.g. [2^39, 0, 3], fromHost rejects the shape)
@@ -276,15 +276,19 @@ function fuzzChild(cfg: ChildConfig): void {
     add: [2, 2], sub: [2, 2], mul: [2, 2], div: [2, 2], neg: [1, 1], abs: [1, 1], exp: [1, 1], log: [1, 1],
     sqrt: [1, 1], relu: [1, 1], scale: [1, 1], clamp: [1, 1], cast: [1, 1], sum: [1, 1], mean: [1, 1], max: [1, 1],
     permute: [1, 1], slice: [1, 1], concat: [1, 5], fill: [0, 0], rand: [0, 0], randn: [0, 0],
+    conv2d: [2, 3], conv_transpose2d: [2, 3], conv2d_backward_input: [2, 2], conv2d_backward_weight: [2, 2],
   };
   const ATTR_KEYS: Record<string, string[]> = {
     scale: ['alpha', 'beta'], clamp: ['min', 'max'], cast: ['dtype'], sum: ['axes', 'keepDims'],
     mean: ['axes', 'keepDims'], max: ['axes', 'keepDims'], permute: ['perm'], slice: ['begin', 'end'],
     concat: ['axis'], fill: ['shape', 'dtype', 'value'], rand: ['shape', 'dtype', 'seed', 'low', 'high'],
     randn: ['shape', 'dtype', 'seed', 'mean', 'std'],
+    conv2d: ['stride', 'padding'], conv_transpose2d: ['stride', 'padding', 'outputPadding'],
+    conv2d_backward_input: ['stride', 'padding', 'inputShape'], conv2d_backward_weight: ['stride', 'padding', 'kernelSize'],
   };
   const ALL_KEYS = ['alpha', 'beta', 'min', 'max', 'dtype', 'axes', 'keepDims', 'perm', 'begin', 'end', 'axis',
     'shape', 'value', 'seed', 'low', 'high', 'mean', 'std', 'size', 'stride', 'padding', 'kernelSize', 'iters',
+    'inputShape', 'outputPadding',
     '__proto__', 'constructor', ''];
   const intList = (lo: number, hi: number, n: number): number[] => new Array(n).fill(0).map(() => int(lo, hi));
   const attrValue = (key: string): any => {
@@ -293,7 +297,9 @@ function fuzzChild(cfg: ChildConfig): void {
       case 'axes': case 'perm': case 'begin': case 'end':
         if (chance(0.15)) return pick([[1, 2], [-1, -2], [2, 3], [1, 2, 3, 4, 5, 6, 7], [-2, -3, -4]]); // skip a leading 0-size dim
         return chance(0.8) ? intList(-5, 5, int(0, 5)) : chance(0.3) ? intList(-8, 8, int(1, 8)) : pick([[1.5], [NaN], [2 ** 53], [-(2 ** 60)], new Array(5000).fill(0), [[0]], ['0'], intList(-9, 9, 9)]);
-      case 'shape': return randShape();
+      case 'shape': case 'inputShape': return randShape();
+      case 'stride': case 'padding': case 'kernelSize': case 'outputPadding':
+        return chance(0.5) ? int(-1, 8) : pick([[int(0, 3), int(0, 3)], [1], [1, 2, 3], [], [2 ** 31, 1], [1.5, 1], ['1'], 2 ** 40]);
       case 'dtype': return pick(['float32', 'float64', 'int32', 'float16', '', 'int64', 7]);
       case 'keepDims': return pick([true, false, 1, 0, 'true', null]);
       case 'axis': case 'seed': return pick([int(-4, 4), int(0, 1000), 1.5, -1, 2 ** 53, 2 ** 53 + 2, NaN, Infinity]);

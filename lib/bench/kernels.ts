@@ -3,11 +3,14 @@
  * float64, syrk, a batch of small products, a matrix-vector product) on a few shapes and prints, per
  * kernel, the median and best time, GFLOP/s, the share of the machine's ceiling and, when OpenBLAS is
  * installed, OpenBLAS's time for the same product measured in the same run (loaded by the addon with
- * dlopen; never a dependency).
+ * dlopen; never a dependency). The conv2d rows (issue 3's target shape: forward, backward input,
+ * backward weight and the three together) are compared with PyTorch instead, when a Python with torch
+ * is installed (lib/bench/torch.ts runs bench/torch/conv2d.py on the same thread count).
  */
 import { parseArgs } from 'util';
 import * as ol from '../index';
 import { native } from '../native';
+import { runTorchReference } from './torch';
 import { pct, readCpu, loadBetween, Load, now, sampleLoad, sleepMs, summarize, table, timeIt, Timing } from './util';
 
 /** What the addon's optional benchReferenceSgemm returns (native/bind/bench_ref.cc). */
@@ -53,6 +56,8 @@ export interface KernelRow {
   ceilingSource: string;
   /** Other processes' share of the CPU while this row was measured. */
   load: Load | null;
+  /** PyTorch on the same work and thread count, same run (median of the script's per-round medians). */
+  torch?: Timing;
 }
 
 export interface KernelBenchResult {
@@ -62,6 +67,8 @@ export interface KernelBenchResult {
   reference: { available: boolean; reason?: string; library?: string; corename?: string; config?: string };
   loadBefore: Load | null;
   rows: KernelRow[];
+  /** PyTorch references used (version), or why they were skipped. */
+  torch?: { available: boolean; version?: string; reason?: string };
 }
 
 interface Case {
@@ -72,6 +79,8 @@ interface Case {
   /** Allocates the inputs; returns the timed call and a cleanup. */
   setup: () => { run: () => void; dispose: () => void };
   ref?: { kind: 'sgemm' | 'dgemm' | 'ssyrk'; n: number };
+  /** PyTorch reference: the script (bench/torch/<script>.py) and its entry timing the same work. */
+  torch?: { script: string; entry: string };
 }
 
 function matmulCase(kernel: string, batch: number[], m: number, n: number, k: number, dtype: 'float32' | 'float64',
@@ -108,6 +117,42 @@ function syrkCase(n: number, k: number, dtype: 'float32' | 'float64', ref?: Case
   };
 }
 
+/**
+ * conv2d on the target shape of issue 3 (batch 64, 64 → 64 channels, 32×32, 3×3, stride 1, padding 1,
+ * float32): forward, backward input, backward weight, and the three in a row ("sum"). Each has
+ * 2·64·64·64·9·32·32 = 4.83 GFLOP.
+ */
+function convCases(): Case[] {
+  const [N, C, O, H, W, K] = [64, 64, 64, 32, 32, 3];
+  const flops = 2 * N * O * C * K * K * H * W;
+  const shape = `${N}×${C}×${H}×${W}, ${O}×${C}×${K}×${K}`;
+  const make = (kernel: string, entry: string, passes: ('f' | 'i' | 'w')[]): Case => ({
+    kernel,
+    shape,
+    dtype: 'float32',
+    flops: flops * passes.length,
+    torch: { script: 'conv2d', entry },
+    setup: () => {
+      const x = ol.randn([N, C, H, W], { seed: 4 });
+      const w = ol.randn([O, C, K, K], { seed: 5 });
+      const g = ol.randn([N, O, H, W], { seed: 6 });
+      const run = () => {
+        for (const p of passes) {
+          const y = p === 'f' ? ol.ops.conv2d(x, w) : p === 'i' ? ol.ops.conv2dBackwardInput(g, w, [N, C, H, W]) : ol.ops.conv2dBackwardWeight(x, g, K);
+          y.dispose();
+        }
+      };
+      return { run, dispose: () => { x.dispose(); w.dispose(); g.dispose(); } };
+    },
+  });
+  return [
+    make('conv2d 3×3 forward', 'conv2d 3x3 forward', ['f']),
+    make('conv2d 3×3 backward input', 'conv2d 3x3 backward-input', ['i']),
+    make('conv2d 3×3 backward weight', 'conv2d 3x3 backward-weight', ['w']),
+    make('conv2d 3×3 fwd + both bwd', 'conv2d 3x3 sum', ['f', 'i', 'w']),
+  ];
+}
+
 /** The kernels and shapes of `onelip bench kernels`. */
 export function kernelCases(sizes: number[]): Case[] {
   const cases: Case[] = [];
@@ -119,6 +164,7 @@ export function kernelCases(sizes: number[]): Case[] {
   cases.push(matmulCase('sgemm batched', [64], 64, 64, 64, 'float32'));
   cases.push(matmulCase('sgemv (m=1)', [], 1, 4096, 4096, 'float32'));
   cases.push(syrkCase(256, 4096, 'float32'));
+  cases.push(...convCases());
   cases.push(...spectralCases());
   return cases;
 }
@@ -128,7 +174,7 @@ export function kernelCases(sizes: number[]): Case[] {
  * offset's products, without padding zeros; the CPU forward computes about half of them by the
  * symmetry G[j, i, −s] = G[i, j, s]), and power iteration: 10 iterations of a 64-channel 3×3 "same"
  * convolution on 32×32 (each a conv2d and a conv2d_backward_input; counted as 2 × 2·64·64·9·32·32 flops
- * per iteration; only when this build has the conv ops), and of a dense 1024×1024 matrix.
+ * per iteration), and of a dense 1024×1024 matrix.
  */
 export function spectralCases(): Case[] {
   const cases: Case[] = [];
@@ -158,11 +204,13 @@ export function spectralCases(): Case[] {
       },
     });
   }
-  const piCase = (kernel: string, shape: string, flops: number, make: () => { op: ol.ops.PowerIterationOperator; u: ol.Tensor; dispose: () => void }): Case => ({
+  const piCase = (kernel: string, shape: string, flops: number, make: () => { op: ol.ops.PowerIterationOperator; u: ol.Tensor; dispose: () => void },
+    torch?: Case['torch']): Case => ({
     kernel,
     shape,
     dtype: 'float32',
     flops,
+    torch,
     setup: () => {
       const { op, u, dispose } = make();
       return {
@@ -175,12 +223,11 @@ export function spectralCases(): Case[] {
       };
     },
   });
-  if (ol.info().ops.cpu.includes('power_iteration_conv'))
-    cases.push(piCase('power iteration conv', '10 it, K [64, 64, 3, 3], u [1, 64, 32, 32]', 10 * 2 * 2 * 64 * 64 * 9 * 32 * 32, () => {
+  cases.push(piCase('power iteration conv', '10 it, K [64, 64, 3, 3], u [1, 64, 32, 32]', 10 * 2 * 2 * 64 * 64 * 9 * 32 * 32, () => {
       const K = ol.randn([64, 64, 3, 3], { seed: 7 });
       const u = ol.randn([1, 64, 32, 32], { seed: 8 });
       return { op: { conv: K }, u, dispose: () => { K.dispose(); u.dispose(); } };
-    }));
+    }, { script: 'power_iteration', entry: 'power iteration conv 64x3x3 32x32, 10 iterations' }));
   cases.push(piCase('power iteration dense', '10 it, W [1024, 1024]', 10 * 2 * 2 * 1024 * 1024, () => {
     const W = ol.randn([1024, 1024], { seed: 9 });
     const u = ol.randn([1024], { seed: 10 });
@@ -257,6 +304,21 @@ export function benchKernels(opts: KernelBenchOptions = {}): KernelBenchResult {
       log(`  ${c.kernel} ${c.shape}: ${gflops(c.flops, m.ours.best).toFixed(1)} GFLOP/s` +
         (m.ref ? ` (OpenBLAS ${gflops(c.flops, m.ref.best).toFixed(1)})` : ''));
     }
+    // PyTorch references: each script once per round (after our measurements of its rows), the
+    // per-round medians summarized like our samples.
+    const torchMeasured = new Map<string, number[]>();
+    for (const script of [...new Set(measured.filter((m) => m.c.torch).map((m) => m.c.torch!.script))]) {
+      for (let r = 0; r < rounds; r++) {
+        const t = runTorchReference(script, threads);
+        if (!t.ok) {
+          result.torch = { available: false, reason: t.skipped };
+          log(`  ${t.skipped}`);
+          break;
+        }
+        result.torch = { available: true, version: t.version };
+        for (const [k, v] of Object.entries(t.seconds)) torchMeasured.set(`${script}/${k}`, [...(torchMeasured.get(`${script}/${k}`) ?? []), v]);
+      }
+    }
     // Ceiling per dtype: the best OpenBLAS GEMM rate of this run, else the nominal peak.
     const ceilingFor = (dtype: 'float32' | 'float64'): { value: number; source: string } => {
       const kernel = dtype === 'float32' ? 'sgemm' : 'dgemm';
@@ -270,13 +332,18 @@ export function benchKernels(opts: KernelBenchOptions = {}): KernelBenchResult {
     for (const m of measured) {
       const ceil = ceilingFor(m.c.dtype);
       result.rows.push({ kernel: m.c.kernel, shape: m.c.shape, dtype: m.c.dtype, flops: m.c.flops, ours: m.ours, ref: m.ref,
-        ceiling: ceil.value, ceilingSource: ceil.source, load: m.load });
+        ceiling: ceil.value, ceilingSource: ceil.source, load: m.load,
+        torch: m.c.torch && torchMeasured.has(`${m.c.torch.script}/${m.c.torch.entry}`)
+          ? summarize(torchMeasured.get(`${m.c.torch.script}/${m.c.torch.entry}`)!) : undefined });
     }
     return result;
   } finally {
     ol.setNumThreads(previousThreads);
   }
 }
+
+/** Rows compared with PyTorch rather than OpenBLAS (the conv2d and conv power-iteration rows). */
+const isTorchRow = (x: KernelRow): boolean => x.kernel.startsWith('conv2d') || x.kernel.startsWith('power iteration conv');
 
 /** The result as the table `onelip bench kernels` prints. */
 export function formatKernelBench(r: KernelBenchResult): string {
@@ -290,7 +357,7 @@ export function formatKernelBench(r: KernelBenchResult): string {
   if (r.loadBefore) lines.push(`machine before the run: ${pct(r.loadBefore.idle)} idle (other processes ${pct(r.loadBefore.others)} of all cores)`);
   const rows: string[][] = [['kernel', 'shape', 'median ms', 'best ms', 'GFLOP/s', 'of ceiling',
     'OpenBLAS median ms', 'OpenBLAS best ms', 'OpenBLAS GFLOP/s', 'ratio', 'ratio (medians)', 'load']];
-  for (const x of r.rows) {
+  for (const x of r.rows.filter((row) => !isTorchRow(row))) {
     const g = gflops(x.flops, x.ours.best);
     const rg = x.ref ? gflops(x.flops, x.ref.best) : undefined;
     rows.push([
@@ -314,6 +381,29 @@ export function formatKernelBench(r: KernelBenchResult): string {
     'ratio = onelip GFLOP/s ÷ OpenBLAS GFLOP/s (best runs; also of the medians).');
   lines.push(`ceiling: ${sources.join('; ')}.`);
   lines.push(`load: share of all cores used by other processes while the row ran (above ~10% the figures are not trustworthy).`);
+  const torchRows = r.rows.filter(isTorchRow);
+  if (torchRows.length) {
+    lines.push('');
+    lines.push(r.torch?.available ? `PyTorch ${r.torch.version} on the same thread count, same run:` : `PyTorch: ${r.torch?.reason ?? 'not run'}`);
+    const t: string[][] = [['kernel', 'shape', 'median ms', 'best ms', 'GFLOP/s (median)', 'PyTorch median ms', 'PyTorch GFLOP/s',
+      'PyTorch ÷ onelip (medians)', 'load']];
+    for (const x of torchRows) {
+      t.push([
+        x.kernel,
+        x.shape,
+        (x.ours.median * 1e3).toFixed(3),
+        (x.ours.best * 1e3).toFixed(3),
+        gflops(x.flops, x.ours.median).toFixed(1),
+        x.torch ? (x.torch.median * 1e3).toFixed(3) : '-',
+        x.torch ? gflops(x.flops, x.torch.median).toFixed(1) : '-',
+        x.torch ? `${(x.torch.median / x.ours.median).toFixed(2)}x` : '-',
+        x.load ? pct(x.load.others) : '?',
+      ]);
+    }
+    lines.push(table(t));
+    lines.push('PyTorch times: the median over rounds of the reference script\'s medians (bench/torch/conv2d.py: ' +
+      'F.conv2d and aten.convolution_backward, warm-up, 10 repeats); "fwd + both bwd" = the sum of its three entries.');
+  }
   return lines.join('\n');
 }
 

@@ -18,6 +18,7 @@ void register_all(Registry& r) {
   define_matmul_ops(r);
   define_shuffle_ops(r);
   define_pooling_ops(r);
+  define_conv2d_ops(r);
   define_spectral_ops(r);
 
   register_cpu_elementwise(r);
@@ -27,6 +28,7 @@ void register_all(Registry& r) {
   register_cpu_matmul(r);
   register_cpu_shuffle(r);
   register_cpu_pooling(r);
+  register_cpu_conv2d(r);
   register_cpu_spectral(r);
   register_power_iteration(r, Device::CPU);
 
@@ -39,6 +41,7 @@ void register_all(Registry& r) {
   register_cuda_matmul(r);
   register_cuda_shuffle(r);
   register_cuda_pooling(r);
+  register_cuda_conv2d(r);
   register_cuda_spectral(r);
   register_power_iteration(r, Device::CUDA);
 #endif

@@ -10,5 +10,6 @@ void register_cpu_creation(Registry& r);
 void register_cpu_matmul(Registry& r);
 void register_cpu_shuffle(Registry& r);
 void register_cpu_pooling(Registry& r);
+void register_cpu_conv2d(Registry& r);
 void register_cpu_spectral(Registry& r);
 }  // namespace onelip

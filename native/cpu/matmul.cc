@@ -105,6 +105,10 @@ void syrk_typed(OpCall& c) {
 
 }  // namespace
 
+// The GEMM's instantiations that other kernel files call through gemm/gemm.h.
+template void gemm::gemm<float>(const gemm::Problem<float>&, int);
+template void gemm::gemm<double>(const gemm::Problem<double>&, int);
+
 /// Registers the CPU kernels of matmul (batched, broadcast batch dims, transA/transB) and syrk
 /// (a·aᵀ or, with trans, aᵀ·a; lower triangle computed and mirrored), float32 and float64.
 /// Cost: 2·m·n·k flops for matmul, n·n·k for syrk, on the packed GEMM of native/cpu/gemm/ for all but

@@ -30,6 +30,21 @@ MatmulDims matmul_dims(const OpCall& c);
 void define_matmul_ops(Registry& r);
 void define_shuffle_ops(Registry& r);
 void define_pooling_ops(Registry& r);
+void define_conv2d_ops(Registry& r);
+
+/// Which op of the conv2d family a ConvGeom describes.
+enum class ConvKind { Forward, BackwardInput, BackwardWeight, Transpose };
+
+/// A call of the conv2d family as the convolution x [n, c, h, w] ⊛ w [o, c, kh, kw] → y [n, o, ho, wo]
+/// (stride sh, sw; zero padding ph, pw) that it computes (Forward), or whose adjoint in x (BackwardInput,
+/// and Transpose, whose x plays grad_out: o = Cin, c = Cout) or in w (BackwardWeight) it computes.
+struct ConvGeom {
+  ConvKind kind = ConvKind::Forward;
+  int64_t n = 0, c = 0, h = 0, w = 0, o = 0, kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, ho = 0, wo = 0;
+  bool has_bias = false;  // input 2: [o] for Forward, [c] for Transpose
+};
+/// Validates a conv2d-family call (dtypes, shapes, attrs) and returns its geometry (native/ops/conv2d.cc).
+ConvGeom conv2d_geom(const OpCall& c);
 void define_spectral_ops(Registry& r);
 /// Registers the device-agnostic power-iteration composites (native/ops/power_iteration.cc) on `device`.
 void register_power_iteration(Registry& r, Device device);

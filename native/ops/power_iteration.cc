@@ -119,8 +119,7 @@ void power_iteration(OpCall& c) {
 /// kernel) plus O(m + n) for the norms; one device→host copy of four scalars per call.
 void register_power_iteration(Registry& r, Device device) {
   r.kernel("power_iteration_dense", device, power_iteration);
-  // TEMPORARY until the conv ops land: the conv variant needs conv2d / conv2d_backward_input.
-  if (r.has_op("conv2d") && r.has_op("conv2d_backward_input")) r.kernel("power_iteration_conv", device, power_iteration);
+  r.kernel("power_iteration_conv", device, power_iteration);
 }
 
 }  // namespace onelip

@@ -32,11 +32,11 @@ int64_t power_iteration_iters(const OpCall& c) {
   return n;
 }
 
-/// (stride, padding) pairs of power_iteration_conv: each an integer or [h, w]; stride ≥ 1 (default 1),
-/// padding ≥ 0 (default k // 2 per dim).
+/// (stride, padding) pairs of power_iteration_conv: each an integer or [h, w]; stride 1 or 2 (default 1),
+/// padding 0..65536 (default k // 2 per dim), the ranges of conv2d.
 void power_iteration_conv_geometry(const OpCall& c, int64_t stride[2], int64_t padding[2]) {
   const Tensor& K = c.inputs[0];
-  auto pair = [&](const char* name, int64_t lo, const int64_t fallback[2], int64_t out[2]) {
+  auto pair = [&](const char* name, int64_t lo, int64_t hi, const int64_t fallback[2], int64_t out[2]) {
     if (!c.attrs.has(name)) {
       out[0] = fallback[0];
       out[1] = fallback[1];
@@ -51,13 +51,14 @@ void power_iteration_conv_geometry(const OpCall& c, int64_t stride[2], int64_t p
     out[0] = v[0];
     out[1] = v.back();
     for (int i = 0; i < 2; ++i)
-      if (out[i] < lo || out[i] > 4096)
-        fail(code::kArgument, c.op, ": attribute '", name, "' must hold integers in ", lo, "..4096, got ", out[i]);
+      if (out[i] < lo || out[i] > hi)
+        fail(code::kArgument, c.op, ": attribute '", name, "' must hold integers in ", lo, "..", hi, " (as conv2d), got ",
+             out[i]);
   };
   const int64_t one[2] = {1, 1};
   const int64_t half[2] = {K.dim(2) / 2, K.dim(3) / 2};
-  pair("stride", 1, one, stride);
-  pair("padding", 0, half, padding);
+  pair("stride", 1, 2, one, stride);
+  pair("padding", 0, 65536, half, padding);
 }
 
 void define_spectral_ops(Registry& r) {
@@ -109,14 +110,15 @@ void define_spectral_ops(Registry& r) {
               if (u.ndim() != 4 || u.dim(0) != 1 || u.dim(1) != K.dim(1) || u.dim(2) < 1 || u.dim(3) < 1)
                 fail(code::kShape, c.op, ": input 1 (u) must be [1, ", K.dim(1), ", H, W] (K has shape ",
                      shape_str(K.shape()), "), got shape ", shape_str(u.shape()));
+              if (K.dim(2) > 7 || K.dim(3) > 7)
+                fail(code::kUnsupported, c.op, ": the kernel of input 0 (K) is ", K.dim(2), "×", K.dim(3),
+                     "; supported kernel sizes are 1..7 (as conv2d)");
               power_iteration_iters(c);
               int64_t s[2], p[2];
               power_iteration_conv_geometry(c, s, p);
               int64_t out[2];
               for (int d = 0; d < 2; ++d) {
                 const int64_t span = u.dim(2 + d) + 2 * p[d] - K.dim(2 + d);
-                if (p[d] >= K.dim(2 + d))
-                  fail(code::kArgument, c.op, ": padding ", p[d], " must be smaller than the kernel size ", K.dim(2 + d));
                 if (span < 0)
                   fail(code::kShape, c.op, ": u's spatial size ", u.dim(2), "x", u.dim(3), " with padding ", p[0], ",", p[1],
                        " is smaller than the kernel ", K.dim(2), "x", K.dim(3));

@@ -27,6 +27,7 @@
 #include "../../core/backends.h"
 #include "../../core/thread_pool.h"
 #include "common.h"
+#include "gemm.h"
 #include "microkernel_avx2.h"
 #include "microkernel_avx512.h"
 #include "microkernel_portable.h"
@@ -126,23 +127,6 @@ const Config<T>& config() {
   }();
   return cf;
 }
-
-/// One product C = op(A)·op(B): op(A)(i, p) = a[i·ars + p·acs], op(B)(p, j) = b[p·brs + j·bcs],
-/// C(i, j) = c[i·ldc + j]. `lower`: only C(i, j) with row0 + i ≥ j is needed (syrk; row0 is the first
-/// row's index in the whole matrix when this is a block of rows of it); the driver may still write some
-/// entries above the diagonal near it.
-template <class T>
-struct Problem {
-  int64_t m, n, k;
-  const T* a;
-  int64_t ars, acs;
-  const T* b;
-  int64_t brs, bcs;
-  T* c;
-  int64_t ldc;
-  bool lower = false;
-  int64_t row0 = 0;
-};
 
 // ---- size thresholds (measured on Zen 4; docs/PERF.md) ----
 constexpr double kParallelFlops = 3e6;          // below: one thread (a pool wake-up costs tens of µs)

@@ -4,6 +4,7 @@
  * file per op family, named like native/cpu/<family>.cc and cuda/<family>.cu.
  */
 import { Builder } from './common';
+import { CASES as conv2d } from './conv2d';
 import { CASES as creation } from './creation';
 import { CASES as elementwise } from './elementwise';
 import { CASES as layout } from './layout';
@@ -15,4 +16,4 @@ import { CASES as spectral } from './spectral';
 
 export { Builder, Expected, HostInput, Rng, Variant } from './common';
 
-export const CASES: Record<string, Builder> = { ...elementwise, ...reduce, ...layout, ...creation, ...matmul, ...shuffle, ...pooling, ...spectral };
+export const CASES: Record<string, Builder> = { ...elementwise, ...reduce, ...layout, ...creation, ...matmul, ...shuffle, ...pooling, ...conv2d, ...spectral };

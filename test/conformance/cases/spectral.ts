@@ -10,7 +10,6 @@
  * the reference matches the exact operator norm of the conv built as a dense matrix (largest
  * eigenvalue of AᵀA by cyclic Jacobi).
  */
-import { info } from '../../../lib';
 import { Builder, DType, FLOATS, HostInput, input, Rng, Variant } from './common';
 import { dot, f64Input, vjpByFiniteDifferences } from './shuffle';
 
@@ -392,6 +391,5 @@ export const CASES: Record<string, Builder> = {
   kernel_self_correlation: selfCorrCase,
   kernel_self_correlation_backward: selfCorrBackwardCase,
   power_iteration_dense: denseCase,
-  // TEMPORARY until the conv ops land (power_iteration_conv is registered only with conv2d present)
-  ...(info().ops.cpu.includes('power_iteration_conv') ? { power_iteration_conv: convCase } : {}),
+  power_iteration_conv: convCase,
 };

@@ -1,0 +1,34 @@
+// The CPU GEMM's entry point for kernels outside native/cpu/matmul.cc (conv2d, ...): the problem
+// description and declarations of gemm<float> / gemm<double>, explicitly instantiated in matmul.cc, so
+// the packed GEMM and its micro-kernels are compiled once (driver.h is the implementation).
+#pragma once
+#include <cstdint>
+
+namespace onelip {
+namespace gemm {
+
+/// One product C = op(A)·op(B): op(A)(i, p) = a[i·ars + p·acs], op(B)(p, j) = b[p·brs + j·bcs],
+/// C(i, j) = c[i·ldc + j]. `lower`: only C(i, j) with row0 + i ≥ j is needed (syrk; row0 is the first
+/// row's index in the whole matrix when this is a block of rows of it); the driver may still write some
+/// entries above the diagonal near it.
+template <class T>
+struct Problem {
+  int64_t m, n, k;
+  const T* a;
+  int64_t ars, acs;
+  const T* b;
+  int64_t brs, bcs;
+  T* c;
+  int64_t ldc;
+  bool lower = false;
+  int64_t row0 = 0;
+};
+
+/// C = op(A)·op(B) on up to `nthreads` pool threads (1 inside a loop that is already parallel); the path
+/// (packed, few rows/columns, k split) is chosen by size. Defined in driver.h, instantiated for float
+/// and double in native/cpu/matmul.cc.
+template <class T>
+void gemm(const Problem<T>& pr, int nthreads);
+
+}  // namespace gemm
+}  // namespace onelip
