@@ -402,7 +402,8 @@ export function formatKernelBench(r: KernelBenchResult): string {
     }
     lines.push(table(t));
     lines.push('PyTorch times: the median over rounds of the reference script\'s medians (bench/torch/conv2d.py: ' +
-      'F.conv2d and aten.convolution_backward, warm-up, 10 repeats); "fwd + both bwd" = the sum of its three entries.');
+      'F.conv2d and aten.convolution_backward, warm-up, 10 repeats); "fwd + both bwd" = the sum of its three entries. ' +
+      'Power iteration: bench/torch/power_iteration.py, F.conv2d / F.conv_transpose2d with the same normalizations, 10 iterations.');
   }
   return lines.join('\n');
 }
