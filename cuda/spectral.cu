@@ -54,8 +54,10 @@ __global__ void __launch_bounds__(256) self_corr_kernel(const T* __restrict__ K,
 /// gradK[a, c, v] = Σ_s Σ_j H[a, j, s]·K[j, c, v − s], H[a, j, s] = gG[a, j, s] + gG[j, a, −s], for a
 /// 16 × 16 tile of (a = row, (c, v) flattened = column); thread (ty, tx) owns one gradK element. For
 /// each offset s and 16 values of j, H's tile and the kernel planes of the tile's channels are staged.
+// (256, 2): with the plain (256) bound ptxas aimed at 8 blocks per SM (32 registers) and spilled the
+// float64 instance; 2 blocks per SM leave it ~58 registers and no spills (docs/cuda-resources.txt).
 template <class T>
-__global__ void __launch_bounds__(256) self_corr_backward_kernel(const T* __restrict__ K, const T* __restrict__ gG,
+__global__ void __launch_bounds__(256, 2) self_corr_backward_kernel(const T* __restrict__ K, const T* __restrict__ gG,
                                                                  T* __restrict__ gK, int m, int cin, int k) {
   __shared__ T Hs[kTile][kTile + 1];
   __shared__ T Ks[kTile][kChunk + 1];

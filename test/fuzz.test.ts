@@ -277,6 +277,8 @@ function fuzzChild(cfg: ChildConfig): void {
     sqrt: [1, 1], relu: [1, 1], scale: [1, 1], clamp: [1, 1], cast: [1, 1], sum: [1, 1], mean: [1, 1], max: [1, 1],
     permute: [1, 1], slice: [1, 1], concat: [1, 5], fill: [0, 0], rand: [0, 0], randn: [0, 0],
     conv2d: [2, 3], conv_transpose2d: [2, 3], conv2d_backward_input: [2, 2], conv2d_backward_weight: [2, 2],
+    kernel_self_correlation: [1, 1], kernel_self_correlation_backward: [2, 2], power_iteration_dense: [2, 2],
+    power_iteration_conv: [2, 2],
   };
   const ATTR_KEYS: Record<string, string[]> = {
     scale: ['alpha', 'beta'], clamp: ['min', 'max'], cast: ['dtype'], sum: ['axes', 'keepDims'],
@@ -285,6 +287,7 @@ function fuzzChild(cfg: ChildConfig): void {
     randn: ['shape', 'dtype', 'seed', 'mean', 'std'],
     conv2d: ['stride', 'padding'], conv_transpose2d: ['stride', 'padding', 'outputPadding'],
     conv2d_backward_input: ['stride', 'padding', 'inputShape'], conv2d_backward_weight: ['stride', 'padding', 'kernelSize'],
+    power_iteration_dense: ['iters'], power_iteration_conv: ['iters', 'stride', 'padding'],
   };
   const ALL_KEYS = ['alpha', 'beta', 'min', 'max', 'dtype', 'axes', 'keepDims', 'perm', 'begin', 'end', 'axis',
     'shape', 'value', 'seed', 'low', 'high', 'mean', 'std', 'size', 'stride', 'padding', 'kernelSize', 'iters',
