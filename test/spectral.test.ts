@@ -94,8 +94,8 @@ describe.each(devices)('spectral ops on %s', (device) => {
       let prev = 0;
       for (const iters of [1, 2, 4, 8, 16, 64]) {
         const r = ol.ops.powerIteration({ matrix: W }, u0, { iters });
-        expect(r.sigma).toBeLessThanOrEqual(2.5 * (1 + 1e-15));
-        expect(r.sigma).toBeGreaterThanOrEqual(prev * (1 - 1e-15));
+        expect(r.sigma).toBeLessThanOrEqual(2.5 * (1 + 1e-14));
+        expect(r.sigma).toBeGreaterThanOrEqual(prev * (1 - 1e-13));
         prev = r.sigma;
       }
       expect(Math.abs(prev - 2.5)).toBeLessThan(1e-6);
@@ -110,20 +110,28 @@ describe.each(devices)('spectral ops on %s', (device) => {
 
   test('power iteration on a stride-2 conv: Aᵀv = sigma·u, unit vectors, at convergence', () => {
     ol.tidy(() => {
-      const K = randn([3, 2, 3, 3], device);
-      const u0 = randn([1, 2, 6, 6], device);
-      const r = ol.ops.powerIteration({ conv: K, stride: 2 }, u0, { iters: 300 });
+      // a positive kernel: AᵀA is entrywise non-negative and irreducible, so its top eigenvalue is
+      // simple (Perron–Frobenius) and the iteration converges; warm-started in chunks until it has
+      const K = ol.tensor(Array.from({ length: 54 }, () => 0.5 + rnd()), { shape: [3, 2, 3, 3], dtype: 'float64', device });
+      let u: ol.Tensor = randn([1, 2, 6, 6], device);
+      let r = ol.ops.powerIteration({ conv: K, stride: 2 }, u, { iters: 50 });
+      const residual = () => {
+        const atv = ol.ops.conv2dBackwardInput(r.v, K, [1, 2, 6, 6], { stride: 2 }).data();
+        return maxAbsDiff(atv, Array.from(r.u.data(), (x) => x * r.sigma));
+      };
+      for (let chunk = 0; chunk < 40 && residual() > 1e-9 * r.sigma; chunk++) {
+        u = r.u;
+        r = ol.ops.powerIteration({ conv: K, stride: 2 }, u, { iters: 50 });
+      }
+      expect(residual()).toBeLessThan(1e-9 * r.sigma);
       expect(r.v.shape).toEqual([1, 3, 3, 3]);
-      const norm = (t: ol.Tensor) => Math.sqrt(Array.from(t.data()).reduce((s, x) => s + x * x, 0));
+      const norm = (t: ol.Tensor) => Math.sqrt(Array.from(t.data()).reduce((acc, x) => acc + x * x, 0));
       expect(Math.abs(norm(r.u) - 1)).toBeLessThan(1e-12);
       expect(Math.abs(norm(r.v) - 1)).toBeLessThan(1e-12);
-      const atv = ol.ops.conv2dBackwardInput(r.v, K, [1, 2, 6, 6], { stride: 2 }).data();
-      const u = r.u.data();
-      expect(maxAbsDiff(atv, Array.from(u, (x) => x * r.sigma))).toBeLessThan(1e-6 * r.sigma);
       // ⟨A u, v⟩ = sigma
       const au = Array.from(ol.ops.conv2d(r.u, K, { stride: 2 }).data());
       const v = r.v.data();
-      expect(Math.abs(au.reduce((s, x, i) => s + x * v[i], 0) - r.sigma)).toBeLessThan(1e-12 * r.sigma);
+      expect(Math.abs(au.reduce((acc, x, i) => acc + x * v[i], 0) - r.sigma)).toBeLessThan(1e-12 * r.sigma);
     });
   });
 });
