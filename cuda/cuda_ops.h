@@ -15,4 +15,5 @@ void register_cuda_shuffle(Registry& r);
 void register_cuda_pooling(Registry& r);
 void register_cuda_conv2d(Registry& r);
 void register_cuda_optim(Registry& r);
+void register_cuda_spectral(Registry& r);
 }  // namespace onelip

@@ -512,6 +512,70 @@ describe('OnelipError from the public API', () => {
     });
   });
 
+  describe('spectral ops: kernel self-correlation and power iteration', () => {
+    const devices: ol.Device[] = cuda ? ['cpu', 'cuda'] : ['cpu'];
+    test('kernelSelfCorrelation: not a 4-d odd square kernel, k > 7, int32; backward with a wrong gradG', () => {
+      for (const device of devices)
+        ol.tidy(() => {
+          for (const shape of [[2, 3, 3], [2, 3, 2, 2], [2, 3, 3, 5], [1, 1, 9, 9]])
+            expectError(() => ol.ops.kernelSelfCorrelation(randTensor(shape, { device }).t), 'ERR_SHAPE', ['kernel_self_correlation', 'K', 'k odd in 1..7']);
+          expectError(() => ol.ops.kernelSelfCorrelation(randTensor([2, 2, 3, 3], { dtype: 'int32', device }).t), 'ERR_DTYPE', ['kernel_self_correlation', 'int32', 'float32']);
+          const K = randTensor([2, 3, 3, 3], { device });
+          expectError(() => ol.ops.kernelSelfCorrelationBackward(K.t, randTensor([2, 2, 3, 3], { device }).t), 'ERR_SHAPE', ['kernel_self_correlation_backward', 'gradG', '[2, 2, 5, 5]']);
+          expectError(() => ol.ops.kernelSelfCorrelationBackward(K.t, randTensor([2, 2, 5, 5], { dtype: 'float64', device }).t), 'ERR_DTYPE', ['kernel_self_correlation_backward', 'float64']);
+          expectError(() => ol.ops.kernelSelfCorrelation([1, 2] as unknown as ol.Tensor), 'ERR_ARGUMENT', ['kernel_self_correlation', 'K']);
+          expect(Array.from(K.t.data())).toEqual(K.data);
+        });
+    });
+
+    test('powerIteration: shape mismatches, bad iters, bad operator objects and options', () => {
+      for (const device of devices)
+        ol.tidy(() => {
+          const W = randTensor([4, 3], { device });
+          const u = randTensor([3], { device });
+          expectError(() => ol.ops.powerIteration({ matrix: W.t }, randTensor([4], { device }).t, { iters: 3 }), 'ERR_SHAPE', ['power_iteration_dense', 'u', '[3]']);
+          expectError(() => ol.ops.powerIteration({ matrix: randTensor([2, 2, 2], { device }).t }, u.t, { iters: 3 }), 'ERR_SHAPE', ['power_iteration_dense', 'W', '2-d']);
+          for (const iters of [0, -1, 1.5, NaN, 2e6])
+            expectError(() => ol.ops.powerIteration({ matrix: W.t }, u.t, { iters }), 'ERR_ARGUMENT', ['powerIteration', 'iters', '1..1000000']);
+          expectError(() => ol.ops.powerIteration({ matrix: W.t }, u.t, { iters: '3' as unknown as number }), 'ERR_ARGUMENT', ['powerIteration', 'iters']);
+          expectError(() => ol.ops.powerIteration({ matrix: W.t }, u.t, { iters: 3, foo: 1 } as unknown as ol.ops.PowerIterationOptions), 'ERR_ARGUMENT', ['powerIteration', 'foo', 'iters']);
+          expectError(() => ol.ops.powerIteration({ weight: W.t } as unknown as ol.ops.PowerIterationOperator, u.t, { iters: 3 }), 'ERR_ARGUMENT', ['powerIteration', 'matrix', 'conv']);
+          expectError(() => ol.ops.powerIteration(null as unknown as ol.ops.PowerIterationOperator, u.t, { iters: 3 }), 'ERR_ARGUMENT', ['powerIteration', 'op']);
+          expectError(() => ol.ops.powerIteration({ matrix: W.t }, randTensor([3], { device, dtype: 'float64' }).t, { iters: 3 }), 'ERR_DTYPE', ['power_iteration_dense', 'float64']);
+          {
+            const K = randTensor([4, 2, 3, 3], { device });
+            expectError(() => ol.ops.powerIteration({ conv: K.t }, randTensor([1, 3, 5, 5], { device }).t, { iters: 2 }), 'ERR_SHAPE', ['power_iteration_conv', 'u', '[1, 2, H, W]']);
+            expectError(() => ol.ops.powerIteration({ conv: K.t }, randTensor([2, 2, 5, 5], { device }).t, { iters: 2 }), 'ERR_SHAPE', ['power_iteration_conv', 'u']);
+            expectError(() => ol.ops.powerIteration({ conv: K.t, padding: 0 }, randTensor([1, 2, 2, 2], { device }).t, { iters: 2 }), 'ERR_SHAPE', ['power_iteration_conv', 'smaller than the kernel']);
+            expectError(() => ol.ops.powerIteration({ conv: K.t, stride: 0 }, randTensor([1, 2, 5, 5], { device }).t, { iters: 2 }), 'ERR_ARGUMENT', ['power_iteration_conv', 'stride']);
+            expectError(() => ol.ops.powerIteration({ conv: K.t, bias: 1 } as unknown as ol.ops.PowerIterationOperator, randTensor([1, 2, 5, 5], { device }).t, { iters: 2 }), 'ERR_ARGUMENT', ['powerIteration', 'bias', 'padding']);
+          }
+          expect(Array.from(W.t.data())).toEqual(W.data);
+          expect(Array.from(u.t.data())).toEqual(u.data);
+        });
+    });
+
+    test('powerIteration: a zero or non-finite start vector, a non-finite W, float32 overflow → errors, never a NaN sigma', () => {
+      for (const device of devices)
+        ol.tidy(() => {
+          const W = randTensor([4, 3], { device });
+          const u = randTensor([3], { device });
+          expectError(() => ol.ops.powerIteration({ matrix: W.t }, ol.zeros([3], { device }), { iters: 3 }), 'ERR_ARGUMENT', ['power_iteration_dense', 'u', 'norm 0']);
+          expectError(() => ol.ops.powerIteration({ matrix: W.t }, ol.tensor([1, NaN, 2], { device }), { iters: 3 }), 'ERR_ARGUMENT', ['power_iteration_dense', 'u', 'non-finite']);
+          for (const bad of [NaN, Infinity, -Infinity]) {
+            const data = [...W.data];
+            data[5] = bad;
+            expectError(() => ol.ops.powerIteration({ matrix: ol.tensor(data, { shape: [4, 3], device }) }, u.t, { iters: 3 }), 'ERR_ARGUMENT', ['power_iteration_dense', 'W', 'non-finite']);
+          }
+          const huge = ol.full([4, 3], 1e30, { device });
+          expectError(() => ol.ops.powerIteration({ matrix: huge }, u.t, { iters: 2 }), 'ERR_ARGUMENT', ['power_iteration_dense', 'overflow', 'float64']);
+          // the same in float64 is fine: W = w·(all ones), ‖W‖₂ = w·√12
+          const r = ol.ops.powerIteration({ matrix: huge.astype('float64') }, u.t.astype('float64'), { iters: 2 });
+          expect(Math.abs(r.sigma / (Math.fround(1e30) * Math.sqrt(12)) - 1)).toBeLessThan(1e-12);
+        });
+    });
+  });
+
   test('successful calls next to the failing ones compute the right numbers (the test can tell)', () => {
     ol.tidy(() => {
       const a = randTensor([2, 3]);

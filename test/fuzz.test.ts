@@ -278,6 +278,8 @@ function fuzzChild(cfg: ChildConfig): void {
     permute: [1, 1], slice: [1, 1], concat: [1, 5], fill: [0, 0], rand: [0, 0], randn: [0, 0],
     conv2d: [2, 3], conv_transpose2d: [2, 3], conv2d_backward_input: [2, 2], conv2d_backward_weight: [2, 2],
     sgd_step: [2, 3], adam_step: [4, 5],
+    kernel_self_correlation: [1, 1], kernel_self_correlation_backward: [2, 2], power_iteration_dense: [2, 2],
+    power_iteration_conv: [2, 2],
   };
   const ATTR_KEYS: Record<string, string[]> = {
     scale: ['alpha', 'beta'], clamp: ['min', 'max'], cast: ['dtype'], sum: ['axes', 'keepDims'],
@@ -288,6 +290,7 @@ function fuzzChild(cfg: ChildConfig): void {
     conv2d_backward_input: ['stride', 'padding', 'inputShape'], conv2d_backward_weight: ['stride', 'padding', 'kernelSize'],
     sgd_step: ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'initBuffer'],
     adam_step: ['lr', 'step', 'beta1', 'beta2', 'eps', 'weightDecay', 'decoupled'],
+    power_iteration_dense: ['iters'], power_iteration_conv: ['iters', 'stride', 'padding'],
   };
   const ALL_KEYS = ['alpha', 'beta', 'min', 'max', 'dtype', 'axes', 'keepDims', 'perm', 'begin', 'end', 'axis',
     'shape', 'value', 'seed', 'low', 'high', 'mean', 'std', 'size', 'stride', 'padding', 'kernelSize', 'iters',

@@ -165,6 +165,74 @@ export function kernelCases(sizes: number[]): Case[] {
   cases.push(matmulCase('sgemv (m=1)', [], 1, 4096, 4096, 'float32'));
   cases.push(syrkCase(256, 4096, 'float32'));
   cases.push(...convCases());
+  cases.push(...spectralCases());
+  return cases;
+}
+
+/**
+ * kernel_self_correlation (forward and gradient) on K [m, c, 3, 3], counted as 2·m²·c·k⁴ flops (every
+ * offset's products, without padding zeros; the CPU forward computes about half of them by the
+ * symmetry G[j, i, −s] = G[i, j, s]), and power iteration: 10 iterations of a 64-channel 3×3 "same"
+ * convolution on 32×32 (each a conv2d and a conv2d_backward_input; counted as 2 × 2·64·64·9·32·32 flops
+ * per iteration), and of a dense 1024×1024 matrix.
+ */
+export function spectralCases(): Case[] {
+  const cases: Case[] = [];
+  for (const [m, c] of [[64, 64], [512, 512]]) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      if (dtype === 'float64' && m > 64) continue;
+      cases.push({
+        kernel: `self-correlation${dtype === 'float64' ? ' f64' : ''}`,
+        shape: `[${m}, ${c}, 3, 3] → [${m}, ${m}, 5, 5]`,
+        dtype,
+        flops: 2 * m * m * c * 81,
+        setup: () => {
+          const K = ol.randn([m, c, 3, 3], { seed: 4, dtype });
+          return { run: () => ol.ops.kernelSelfCorrelation(K).dispose(), dispose: () => K.dispose() };
+        },
+      });
+    }
+    cases.push({
+      kernel: 'self-correlation backward',
+      shape: `[${m}, ${c}, 3, 3]`,
+      dtype: 'float32',
+      flops: 2 * m * m * c * 81,
+      setup: () => {
+        const K = ol.randn([m, c, 3, 3], { seed: 5 });
+        const g = ol.randn([m, m, 5, 5], { seed: 6 });
+        return { run: () => ol.ops.kernelSelfCorrelationBackward(K, g).dispose(), dispose: () => { K.dispose(); g.dispose(); } };
+      },
+    });
+  }
+  const piCase = (kernel: string, shape: string, flops: number, make: () => { op: ol.ops.PowerIterationOperator; u: ol.Tensor; dispose: () => void },
+    torch?: Case['torch']): Case => ({
+    kernel,
+    shape,
+    dtype: 'float32',
+    flops,
+    torch,
+    setup: () => {
+      const { op, u, dispose } = make();
+      return {
+        run: () => {
+          const r = ol.ops.powerIteration(op, u, { iters: 10 });
+          r.u.dispose();
+          r.v.dispose();
+        },
+        dispose,
+      };
+    },
+  });
+  cases.push(piCase('power iteration conv', '10 it, K [64, 64, 3, 3], u [1, 64, 32, 32]', 10 * 2 * 2 * 64 * 64 * 9 * 32 * 32, () => {
+      const K = ol.randn([64, 64, 3, 3], { seed: 7 });
+      const u = ol.randn([1, 64, 32, 32], { seed: 8 });
+      return { op: { conv: K }, u, dispose: () => { K.dispose(); u.dispose(); } };
+    }, { script: 'power_iteration', entry: 'power iteration conv 64x3x3 32x32, 10 iterations' }));
+  cases.push(piCase('power iteration dense', '10 it, W [1024, 1024]', 10 * 2 * 2 * 1024 * 1024, () => {
+    const W = ol.randn([1024, 1024], { seed: 9 });
+    const u = ol.randn([1024], { seed: 10 });
+    return { op: { matrix: W }, u, dispose: () => { W.dispose(); u.dispose(); } };
+  }));
   return cases;
 }
 
@@ -274,8 +342,8 @@ export function benchKernels(opts: KernelBenchOptions = {}): KernelBenchResult {
   }
 }
 
-/** Rows compared with PyTorch rather than OpenBLAS (the conv2d rows). */
-const isTorchRow = (x: KernelRow): boolean => x.kernel.startsWith('conv2d');
+/** Rows compared with PyTorch rather than OpenBLAS (the conv2d and conv power-iteration rows). */
+const isTorchRow = (x: KernelRow): boolean => x.kernel.startsWith('conv2d') || x.kernel.startsWith('power iteration conv');
 
 /** The result as the table `onelip bench kernels` prints. */
 export function formatKernelBench(r: KernelBenchResult): string {
@@ -334,7 +402,8 @@ export function formatKernelBench(r: KernelBenchResult): string {
     }
     lines.push(table(t));
     lines.push('PyTorch times: the median over rounds of the reference script\'s medians (bench/torch/conv2d.py: ' +
-      'F.conv2d and aten.convolution_backward, warm-up, 10 repeats); "fwd + both bwd" = the sum of its three entries.');
+      'F.conv2d and aten.convolution_backward, warm-up, 10 repeats); "fwd + both bwd" = the sum of its three entries. ' +
+      'Power iteration: bench/torch/power_iteration.py, F.conv2d / F.conv_transpose2d with the same normalizations, 10 iterations.');
   }
   return lines.join('\n');
 }

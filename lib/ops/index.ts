@@ -6,3 +6,7 @@ export { matmul, syrk, MatmulOptions, SyrkOptions } from './matmul';
 export { pixelUnshuffle, pixelShuffle, padChannels, firstChannels } from './shuffle';
 export { avgPool2d, avgPool2dBackward, maxMin, maxMinBackward, AvgPool2dOptions } from './pooling';
 export { conv2d, convTranspose2d, conv2dBackwardInput, conv2dBackwardWeight, Conv2dOptions, ConvTranspose2dOptions, ConvGeometryOptions, ConvPair } from './conv2d';
+export {
+  kernelSelfCorrelation, kernelSelfCorrelationBackward, powerIteration, PowerIterationOperator, PowerIterationOptions,
+  PowerIterationResult,
+} from './spectral';

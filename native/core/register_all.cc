@@ -20,6 +20,7 @@ void register_all(Registry& r) {
   define_pooling_ops(r);
   define_conv2d_ops(r);
   define_optim_ops(r);
+  define_spectral_ops(r);
 
   register_cpu_elementwise(r);
   register_cpu_reduce(r);
@@ -30,6 +31,8 @@ void register_all(Registry& r) {
   register_cpu_pooling(r);
   register_cpu_conv2d(r);
   register_cpu_optim(r);
+  register_cpu_spectral(r);
+  register_power_iteration(r, Device::CPU);
 
 #if ONELIP_HAVE_CUDA
   init_cuda_backend();
@@ -42,6 +45,8 @@ void register_all(Registry& r) {
   register_cuda_pooling(r);
   register_cuda_conv2d(r);
   register_cuda_optim(r);
+  register_cuda_spectral(r);
+  register_power_iteration(r, Device::CUDA);
 #endif
 }
 

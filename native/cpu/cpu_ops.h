@@ -12,4 +12,5 @@ void register_cpu_shuffle(Registry& r);
 void register_cpu_pooling(Registry& r);
 void register_cpu_conv2d(Registry& r);
 void register_cpu_optim(Registry& r);
+void register_cpu_spectral(Registry& r);
 }  // namespace onelip

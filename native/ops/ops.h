@@ -46,6 +46,9 @@ struct ConvGeom {
 };
 /// Validates a conv2d-family call (dtypes, shapes, attrs) and returns its geometry (native/ops/conv2d.cc).
 ConvGeom conv2d_geom(const OpCall& c);
+void define_spectral_ops(Registry& r);
+/// Registers the device-agnostic power-iteration composites (native/ops/power_iteration.cc) on `device`.
+void register_power_iteration(Registry& r, Device device);
 
 /// Validated attributes of an sgd_step call (native/ops/optim.cc); `momentum_buffer`: 3 inputs.
 struct SgdConfig {

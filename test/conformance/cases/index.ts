@@ -13,6 +13,7 @@ import { CASES as optim } from './optim';
 import { CASES as pooling } from './pooling';
 import { CASES as reduce } from './reduce';
 import { CASES as shuffle } from './shuffle';
+import { CASES as spectral } from './spectral';
 
 export { Builder, Expected, HostInput, Rng, Variant } from './common';
 export const CASES: Record<string, Builder> = {
@@ -25,4 +26,5 @@ export const CASES: Record<string, Builder> = {
   ...pooling,
   ...conv2d,
   ...optim,
+  ...spectral,
 };
