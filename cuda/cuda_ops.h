@@ -13,4 +13,6 @@ void register_cuda_creation(Registry& r);
 void register_cuda_matmul(Registry& r);
 void register_cuda_shuffle(Registry& r);
 void register_cuda_pooling(Registry& r);
+void register_cuda_fft(Registry& r);
+void register_cuda_linalg_complex(Registry& r);
 }  // namespace onelip

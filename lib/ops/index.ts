@@ -5,3 +5,5 @@ export { reshape, permute, transpose, slice, concat } from './layout';
 export { matmul, syrk, MatmulOptions, SyrkOptions } from './matmul';
 export { pixelUnshuffle, pixelShuffle, padChannels, firstChannels } from './shuffle';
 export { avgPool2d, avgPool2dBackward, maxMin, maxMinBackward, AvgPool2dOptions } from './pooling';
+export { rfft2, irfft2, rfft2Backward, irfft2Backward, FFT_SIZES, Irfft2Options } from './fft';
+export { solveComplex, inverseComplex, matmulComplex, adjointComplex, MatmulComplexOptions } from './linalg_complex';

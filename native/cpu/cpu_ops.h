@@ -10,4 +10,6 @@ void register_cpu_creation(Registry& r);
 void register_cpu_matmul(Registry& r);
 void register_cpu_shuffle(Registry& r);
 void register_cpu_pooling(Registry& r);
+void register_cpu_fft(Registry& r);
+void register_cpu_linalg_complex(Registry& r);
 }  // namespace onelip
