@@ -6,7 +6,9 @@
 import { Builder } from './common';
 import { CASES as creation } from './creation';
 import { CASES as elementwise } from './elementwise';
+import { CASES as fft } from './fft';
 import { CASES as layout } from './layout';
+import { CASES as linalgComplex } from './linalg_complex';
 import { CASES as matmul } from './matmul';
 import { CASES as pooling } from './pooling';
 import { CASES as reduce } from './reduce';
@@ -14,4 +16,4 @@ import { CASES as shuffle } from './shuffle';
 
 export { Builder, Expected, HostInput, Rng, Variant } from './common';
 
-export const CASES: Record<string, Builder> = { ...elementwise, ...reduce, ...layout, ...creation, ...matmul, ...shuffle, ...pooling };
+export const CASES: Record<string, Builder> = { ...elementwise, ...reduce, ...layout, ...creation, ...matmul, ...shuffle, ...pooling, ...fft, ...linalgComplex };
