@@ -12,11 +12,20 @@ import { checkAdjoint, f64Input, FD_TOL, vjpByFiniteDifferences } from './shuffl
 type Ref = { data: Float64Array; shape: number[] };
 const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
-/** cos/sin of −2π·t/n with t reduced mod n. */
-const cis = (t: number, n: number): [number, number] => {
-  const a = (-2 * Math.PI * (t % n)) / n;
-  return [Math.cos(a), Math.sin(a)];
-};
+/** Tables of cos/sin(−2π·t/n), t < n, computed once per n. */
+const tables = new Map<number, { c: Float64Array; s: Float64Array }>();
+function table(n: number): { c: Float64Array; s: Float64Array } {
+  let t = tables.get(n);
+  if (!t) {
+    t = { c: new Float64Array(n), s: new Float64Array(n) };
+    for (let i = 0; i < n; i++) {
+      t.c[i] = Math.cos((-2 * Math.PI * i) / n);
+      t.s[i] = Math.sin((-2 * Math.PI * i) / n);
+    }
+    tables.set(n, t);
+  }
+  return t;
+}
 
 /** X[p, q] = Σ_{h,w} x[h, w]·e^{−2πi(ph/H + qw/W)} for q ≤ W/2, per plane. */
 export function refRfft2(x: ArrayLike<number>, shape: number[]): Ref {
@@ -33,7 +42,10 @@ export function refRfft2(x: ArrayLike<number>, shape: number[]): Ref {
         for (let h = 0; h < H; h++)
           for (let w = 0; w < W; w++) {
             // e^{−2πi(ph/H + qw/W)} = e^{−2πi(ph·W + qw·H)/(HW)}
-            const [c, s] = cis(p * h * W + q * w * H, H * W);
+            const tb = table(H * W);
+            const ti = (p * h * W + q * w * H) % (H * W);
+            const c = tb.c[ti];
+            const s = tb.s[ti];
             const v = x[(b * H + h) * W + w];
             re += v * c;
             im += v * s;
@@ -57,7 +69,10 @@ export function refIrfft2(X: ArrayLike<number>, shape: number[], H: number, W: n
         let re = 0;
         let im = 0;
         for (let p = 0; p < H; p++) {
-          const [c, s] = cis(p * h, H);  // e^{+iθ} = (c, −s)
+          const tb = table(H);
+          const ti = (p * h) % (H);  // e^{+iθ} = (c, −s)
+          const c = tb.c[ti];
+          const s = tb.s[ti];
           const vr = X[((b * H + p) * Wh + q) * 2];
           const vi = X[((b * H + p) * Wh + q) * 2 + 1];
           re += vr * c + vi * s;
@@ -76,7 +91,10 @@ export function refIrfft2(X: ArrayLike<number>, shape: number[], H: number, W: n
           const fr = zr[h * Wh + src];
           let fi = low ? zi[h * Wh + src] : -zi[h * Wh + src];
           if (q === 0 || 2 * q === W) fi = 0;
-          const [c, s] = cis(q * w, W);
+          const tb = table(W);
+          const ti = (q * w) % (W);
+          const c = tb.c[ti];
+          const s = tb.s[ti];
           acc += fr * c + fi * s;  // Re(F·e^{+iθ})
         }
         out[(b * H + h) * W + w] = acc / W;
@@ -96,7 +114,10 @@ export function refRfft2Adjoint(G: ArrayLike<number>, shape: number[], H: number
         let acc = 0;
         for (let p = 0; p < H; p++)
           for (let q = 0; q < Wh; q++) {
-            const [c, s] = cis(p * h * W + q * w * H, H * W);
+            const tb = table(H * W);
+            const ti = (p * h * W + q * w * H) % (H * W);
+            const c = tb.c[ti];
+            const s = tb.s[ti];
             acc += G[((b * H + p) * Wh + q) * 2] * c + G[((b * H + p) * Wh + q) * 2 + 1] * s;
           }
         out[(b * H + h) * W + w] = acc;
