@@ -118,9 +118,10 @@ __global__ void lu_kernel(const T* __restrict__ a, T* __restrict__ lu, int* __re
   if (t == 0) status[b] = kLuOk;
 }
 
-/// X[b] = U⁻¹L⁻¹P·B[b] (B[b] = I when rhs is null), one thread per right-hand-side column.
+/// X[b] = U⁻¹L⁻¹P·B[b] (B[b] = I when rhs is null), one thread per right-hand-side column. Raises
+/// status[b] to kLuNonFinite for a non-finite B and to kLuSingular for a non-finite X (overflow).
 template <class T>
-__global__ void lu_solve_kernel(const T* __restrict__ lu, const int* __restrict__ perm, const int* __restrict__ status,
+__global__ void lu_solve_kernel(const T* __restrict__ lu, const int* __restrict__ perm, int* __restrict__ status,
                                 const T* __restrict__ rhs, T* __restrict__ x, int n, int k) {
   const size_t b = blockIdx.x;
   const size_t nn = static_cast<size_t>(n) * n, nk = static_cast<size_t>(n) * k;
@@ -129,12 +130,15 @@ __global__ void lu_solve_kernel(const T* __restrict__ lu, const int* __restrict_
   T* xb = x + b * nk * 2;
   const bool ok = status[b] == kLuOk;
   for (int q = threadIdx.x; q < k; q += blockDim.x) {
+    bool finite = true;
     for (int i = 0; i < n; ++i) {
       const size_t e = static_cast<size_t>(i) * k + q;
       xb[2 * e] = !ok ? T(0) : rhs ? rhs[b * nk * 2 + 2 * e] : T(i == q ? 1 : 0);
       xb[2 * e + 1] = !ok || !rhs ? T(0) : rhs[b * nk * 2 + 2 * e + 1];
+      finite = finite && isfinite(xb[2 * e]) && isfinite(xb[2 * e + 1]);
     }
-    if (!ok) continue;
+    if (!finite) atomicMax(status + b, static_cast<int>(kLuNonFinite));
+    if (!ok || !finite) continue;
     for (int j = 0; j < n; ++j) {
       const int p = pv[j];
       if (p != j) {
@@ -170,7 +174,10 @@ __global__ void lu_solve_kernel(const T* __restrict__ lu, const int* __restrict_
       const T d2 = dr * dr + di * di;
       xb[2 * (static_cast<size_t>(i) * k + q)] = (sr * dr + si * di) / d2;
       xb[2 * (static_cast<size_t>(i) * k + q) + 1] = (si * dr - sr * di) / d2;
+      finite = finite && isfinite(xb[2 * (static_cast<size_t>(i) * k + q)]) &&
+               isfinite(xb[2 * (static_cast<size_t>(i) * k + q) + 1]);
     }
+    if (!finite) atomicMax(status + b, static_cast<int>(kLuSingular));  // overflow: numerically singular
   }
 }
 
