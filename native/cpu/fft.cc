@@ -75,50 +75,64 @@ const Plan<T>& plan_for(int64_t n) {
   return *slot;
 }
 
+/// One Stockham stage of radix R: for every p < m, the R inputs a_j = element p + j·m of each of the s
+/// interleaved sequences go through a length-R DFT, and output u (times ω_len^{p·u}) goes to element
+/// R·p + u. An element is `v` contiguous numbers and the s sequences are adjacent, so for a fixed p the
+/// work is one contiguous run of s·v numbers per input and per output.
+template <class T, int R, bool inverse>
+void stage(const Stage& st, const Cx<T>* tw, const Cx<T>* __restrict__ src, Cx<T>* __restrict__ dst, int64_t v) {
+  const T h3 = static_cast<T>(0.86602540378443864676);  // √3/2
+  const int64_t m = st.len / R, run = st.stride * v;
+  const int64_t istep = m * run;  // between a_j and a_{j+1}
+  for (int64_t p = 0; p < m; ++p) {
+    Cx<T> w[R > 1 ? R - 1 : 1];
+    for (int u = 0; u + 1 < R; ++u) w[u] = inverse ? conj(tw[p * (R - 1) + u]) : tw[p * (R - 1) + u];
+    const Cx<T>* __restrict__ in = src + p * run;
+    Cx<T>* __restrict__ out = dst + R * p * run;
+    if (R == 4) {
+      for (int64_t c = 0; c < run; ++c) {
+        const Cx<T> a0 = in[c], a1 = in[c + istep], a2 = in[c + 2 * istep], a3 = in[c + 3 * istep];
+        const Cx<T> t0 = a0 + a2, t1 = a0 - a2, t2 = a1 + a3, t3 = times_i(a1 - a3, inverse);
+        out[c] = t0 + t2;
+        out[c + run] = (t1 + t3) * w[0];
+        out[c + 2 * run] = (t0 - t2) * w[1];
+        out[c + 3 * run] = (t1 - t3) * w[2];
+      }
+    } else if (R == 2) {
+      for (int64_t c = 0; c < run; ++c) {
+        const Cx<T> a0 = in[c], a1 = in[c + istep];
+        out[c] = a0 + a1;
+        out[c + run] = (a0 - a1) * w[0];
+      }
+    } else {
+      for (int64_t c = 0; c < run; ++c) {
+        const Cx<T> a0 = in[c], a1 = in[c + istep], a2 = in[c + 2 * istep];
+        const Cx<T> sum = a1 + a2, mid = a0 - scaled(sum, T(0.5));
+        const Cx<T> rot = times_i(scaled(a1 - a2, h3), inverse);
+        out[c] = a0 + sum;
+        out[c + run] = (mid + rot) * w[0];
+        out[c + 2 * run] = (mid - rot) * w[1];
+      }
+    }
+  }
+}
+
 /// FFT of the length-n sequence of vectors x (element e = x[e·v .. e·v + v)), using y as scratch.
 /// Returns the buffer holding the result (x or y). Unnormalized; `inverse` uses e^{+2πi/n}.
 template <class T>
 Cx<T>* fft(const Plan<T>& plan, Cx<T>* x, Cx<T>* y, int64_t v, bool inverse) {
-  const T h3 = static_cast<T>(0.86602540378443864676);  // √3/2
   Cx<T>* src = x;
   Cx<T>* dst = y;
   for (const Stage& st : plan.stages) {
-    const int64_t m = st.len / st.radix, s = st.stride;
     const Cx<T>* tw = plan.tw.data() + st.tw;
-    for (int64_t p = 0; p < m; ++p) {
-      Cx<T> w[3];
-      for (int u = 0; u + 1 < st.radix; ++u) w[u] = inverse ? conj(tw[p * (st.radix - 1) + u]) : tw[p * (st.radix - 1) + u];
-      for (int64_t q = 0; q < s; ++q) {
-        // inputs a_j = element q + s·(p + j·m); outputs b_u·ω^{p·u} to element q + s·(r·p + u)
-        const Cx<T>* in = src + (q + s * p) * v;
-        Cx<T>* out = dst + (q + s * st.radix * p) * v;
-        const int64_t istep = s * m * v, ostep = s * v;
-        if (st.radix == 4) {
-          for (int64_t c = 0; c < v; ++c) {
-            const Cx<T> a0 = in[c], a1 = in[c + istep], a2 = in[c + 2 * istep], a3 = in[c + 3 * istep];
-            const Cx<T> t0 = a0 + a2, t1 = a0 - a2, t2 = a1 + a3, t3 = times_i(a1 - a3, inverse);
-            out[c] = t0 + t2;
-            out[c + ostep] = (t1 + t3) * w[0];
-            out[c + 2 * ostep] = (t0 - t2) * w[1];
-            out[c + 3 * ostep] = (t1 - t3) * w[2];
-          }
-        } else if (st.radix == 2) {
-          for (int64_t c = 0; c < v; ++c) {
-            const Cx<T> a0 = in[c], a1 = in[c + istep];
-            out[c] = a0 + a1;
-            out[c + ostep] = (a0 - a1) * w[0];
-          }
-        } else {
-          for (int64_t c = 0; c < v; ++c) {
-            const Cx<T> a0 = in[c], a1 = in[c + istep], a2 = in[c + 2 * istep];
-            const Cx<T> sum = a1 + a2, mid = a0 - scaled(sum, T(0.5));
-            const Cx<T> rot = times_i(scaled(a1 - a2, h3), inverse);
-            out[c] = a0 + sum;
-            out[c + ostep] = (mid + rot) * w[0];
-            out[c + 2 * ostep] = (mid - rot) * w[1];
-          }
-        }
-      }
+    if (inverse) {
+      if (st.radix == 4) stage<T, 4, true>(st, tw, src, dst, v);
+      else if (st.radix == 2) stage<T, 2, true>(st, tw, src, dst, v);
+      else stage<T, 3, true>(st, tw, src, dst, v);
+    } else {
+      if (st.radix == 4) stage<T, 4, false>(st, tw, src, dst, v);
+      else if (st.radix == 2) stage<T, 2, false>(st, tw, src, dst, v);
+      else stage<T, 3, false>(st, tw, src, dst, v);
     }
     std::swap(src, dst);
   }

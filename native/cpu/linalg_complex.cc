@@ -16,7 +16,7 @@
 namespace onelip {
 namespace {
 
-constexpr int64_t kNb = 48;  // panel width of the blocked LU and triangular solves
+constexpr int64_t kNb = 16;  // panel width of the blocked LU and triangular solves (best of 8..48 measured, docs/PERF.md)
 
 /// A split complex matrix view: element (i, j) = re[i·ld + j] + i·im[i·ld + j].
 template <class T>
@@ -189,17 +189,17 @@ void lu_solve(const CMat<T>& a, int64_t n, const int64_t* perm, const CMat<T>& b
 /// false when a value is not finite. *max_abs = max |src_ij|.
 template <class T>
 bool split(const T* src, int64_t rows, int64_t cols, T* re, T* im, double* max_abs) {
-  double mx = 0;
-  bool finite = true;
+  double mx2 = 0;
   for (int64_t e = 0; e < rows * cols; ++e) {
     const T r = src[2 * e], i = src[2 * e + 1];
-    finite = finite && std::isfinite(r) && std::isfinite(i);
     re[e] = r;
     im[e] = i;
-    mx = std::max(mx, std::hypot(static_cast<double>(r), static_cast<double>(i)));
+    mx2 = std::max(mx2, static_cast<double>(r) * r + static_cast<double>(i) * i);  // NaN: ignored by max
   }
-  *max_abs = mx;
-  return finite;
+  *max_abs = std::sqrt(mx2);
+  T probe = 0;  // stays 0 unless some value is NaN or ±Inf (x·0 is NaN for those)
+  for (int64_t e = 0; e < rows * cols; ++e) probe += re[e] * T(0) + im[e] * T(0);
+  return probe == T(0);
 }
 
 /// Solves (or inverts, when b == nullptr) one system; writes x interleaved. Returns a LuStatus.

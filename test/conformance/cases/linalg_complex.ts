@@ -140,7 +140,7 @@ function matrices(rng: Rng, batch: number[], n: number, dtype: DType, kind: 'nea
   return { data: Array.from(flatten(ms), (v) => round(v, dtype)), shape: [...batch, n, n, 2], dtype };
 }
 
-/** [batch dims, n, k, kind, κ]; n = 64 and 100 cross the CPU's 48-column panels (blocked paths). */
+/** [batch dims, n, k, kind, κ]; n ≥ 20 crosses the CPU's 16-column panels (blocked paths: panel, triangular solve, GEMM update). */
 const systems: [number[], number, number, 'near-identity' | 'planted', number][] = [
   [[], 1, 1, 'near-identity', 1],
   [[3], 4, 2, 'near-identity', 1],
