@@ -1,6 +1,6 @@
 // CUDA kernels of solve_complex, inverse_complex and matmul_complex. The LU (partial pivoting, whole
-// rows swapped) runs one block per matrix on a copy in global memory (it stays in L2 for the sizes of
-// the Cayley layers): per column a block-wide pivot search, the row swap, the column scaling and the
+// rows swapped) runs one block per matrix, on a copy in shared memory when it fits (n ≤ 75 float32,
+// n ≤ 53 float64), else in global memory (cached in L1/L2): per column a block-wide pivot search, the row swap, the column scaling and the
 // rank-1 update of the trailing matrix by all threads. The triangular solves then give one thread per
 // right-hand-side column. matmul_complex: one thread per output element.
 #include <vector>
@@ -12,6 +12,9 @@ namespace onelip {
 namespace {
 
 constexpr int kLuThreads = 256;  // a power of two (tree reductions)
+// Dynamic shared memory for a matrix factored in shared memory: the default per-block limit (48 KB)
+// less the kernel's 3 KB of static reduction buffers.
+constexpr size_t kLuSmemBytes = 45 * 1024;
 
 /// Block-wide argmax of (v, i) over the threads (ties: the smaller index); every thread gets the result.
 __device__ void block_argmax(double* red, int* idx, double v, int i, double* best, int* where) {
@@ -35,16 +38,21 @@ __device__ void block_argmax(double* red, int* idx, double v, int i, double* bes
   __syncthreads();
 }
 
-/// LU of A[b] (n×n interleaved) into lu[b] with swaps perm[b·n + j]; status[b] = LuStatus.
+/// LU of A[b] (n×n interleaved) into lu[b] with swaps perm[b·n + j]; status[b] = LuStatus. With
+/// `in_smem` the factorization runs on a copy in dynamic shared memory (n·n·2 values, n ≤ 75 for float32,
+/// ≤ 53 for float64 within kLuSmemBytes) that is written to lu[b] at the end; otherwise in place in
+/// lu[b] (global memory, cached in L1/L2).
 template <class T>
 __global__ void lu_kernel(const T* __restrict__ a, T* __restrict__ lu, int* __restrict__ perm, int* __restrict__ status,
-                          int n, T eps) {
+                          int n, T eps, bool in_smem) {
+  extern __shared__ unsigned char smem_raw[];
   __shared__ double red[kLuThreads];
   __shared__ int idx[kLuThreads];
   const size_t b = blockIdx.x;
   const size_t nn = static_cast<size_t>(n) * n;
   const T* src = a + b * nn * 2;
-  T* m = lu + b * nn * 2;
+  T* out = lu + b * nn * 2;
+  T* m = in_smem ? reinterpret_cast<T*>(smem_raw) : out;
   int* pv = perm + b * n;
   const int t = threadIdx.x;
   double mx = 0;
@@ -115,6 +123,8 @@ __global__ void lu_kernel(const T* __restrict__ a, T* __restrict__ lu, int* __re
     }
     __syncthreads();
   }
+  if (in_smem)
+    for (size_t e = t; e < 2 * nn; e += blockDim.x) out[e] = m[e];
   if (t == 0) status[b] = kLuOk;
 }
 
@@ -217,8 +227,10 @@ void solve_op(OpCall& c, bool inverse) {
   dispatch_float(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     auto k1 = lu_kernel<T>;
-    KLAUNCH(k1, static_cast<unsigned>(d.batch), kLuThreads, 0, 0, a.data<T>(), lu.data<T>(), perm.data<int>(),
-            status.data<int>(), static_cast<int>(d.n), std::numeric_limits<T>::epsilon());
+    const size_t bytes = static_cast<size_t>(2 * d.n * d.n) * sizeof(T);
+    const bool in_smem = bytes <= kLuSmemBytes;
+    KLAUNCH(k1, static_cast<unsigned>(d.batch), kLuThreads, in_smem ? bytes : 0, 0, a.data<T>(), lu.data<T>(),
+            perm.data<int>(), status.data<int>(), static_cast<int>(d.n), std::numeric_limits<T>::epsilon(), in_smem);
     cuda::check_launch("lu_kernel");
     const T* rhs = inverse ? nullptr : c.inputs[1].data<T>();
     auto k2 = lu_solve_kernel<T>;
