@@ -1,8 +1,9 @@
 // CUDA kernels of solve_complex, inverse_complex and matmul_complex. The LU (partial pivoting, whole
 // rows swapped) runs one block per matrix, on a copy in shared memory when it fits (n ≤ 75 float32,
-// n ≤ 53 float64), else in global memory (cached in L1/L2): per column a block-wide pivot search, the row swap, the column scaling and the
-// rank-1 update of the trailing matrix by all threads. The triangular solves then give one thread per
-// right-hand-side column. matmul_complex: one thread per output element.
+// n ≤ 53 float64), else in global memory (cached in L1/L2): per column a block-wide pivot search, the
+// row swap, the column scaling and the rank-1 update of the trailing matrix by all threads. The
+// triangular solves then give one thread per right-hand-side column. matmul_complex: one thread per
+// output element.
 #include <vector>
 #include "../native/ops/linalg_complex.h"
 #include "common.cuh"
