@@ -1,9 +1,11 @@
 // CPU kernels of rfft2 / irfft2 and their adjoints. A 1-d complex FFT (Stockham autosort, decimation in
-// frequency, radix-4/2/3 stages with precomputed twiddles, planned once per length and dtype) runs
-// over "vectors": element e of the sequence is v contiguous complex numbers, so the column pass of a
-// 2-d transform is one FFT over rows of v = W/2+1 numbers whose inner loop is contiguous. Real rows go
-// two at a time through one complex FFT (z = x₁ + i·x₂, split by conjugate symmetry); the inverse
-// builds two Hermitian rows and takes the real and imaginary parts. One task per plane on the pool.
+// frequency, radix-4/2/3 stages with precomputed twiddles, planned once per length and dtype) runs on
+// planar (re, im) buffers over "vectors": element e of the sequence is v contiguous complex numbers,
+// so every stage's inner loop is a contiguous run of at least v numbers. The column pass of a 2-d
+// transform is one FFT over rows of v = W/2+1 numbers; the row pass packs real rows in pairs
+// (z = x₂ⱼ + i·x₂ⱼ₊₁, split afterwards by conjugate symmetry) and transforms all pairs of the plane at
+// once as vectors of H/2 numbers; the inverse builds the pairs' Hermitian rows the same way and takes
+// real and imaginary parts. One task per plane on the pool.
 #include <cmath>
 #include <map>
 #include <memory>
@@ -75,54 +77,90 @@ const Plan<T>& plan_for(int64_t n) {
   return *slot;
 }
 
+/// A planar complex buffer: re[i] + i·im[i].
+template <class T>
+struct Planar {
+  T* re;
+  T* im;
+};
+
 /// One Stockham stage of radix R: for every p < m, the R inputs a_j = element p + j·m of each of the s
 /// interleaved sequences go through a length-R DFT, and output u (times ω_len^{p·u}) goes to element
 /// R·p + u. An element is `v` contiguous numbers and the s sequences are adjacent, so for a fixed p the
-/// work is one contiguous run of s·v numbers per input and per output.
+/// work is one contiguous run of s·v numbers per input and per output (planar re/im: vectorizable).
 template <class T, int R, bool inverse>
-void stage(const Stage& st, const Cx<T>* tw, const Cx<T>* __restrict__ src, Cx<T>* __restrict__ dst, int64_t v) {
-  const T h3 = static_cast<T>(0.86602540378443864676);  // √3/2
+void stage(const Stage& st, const Cx<T>* tw, Planar<T> src, Planar<T> dst, int64_t v) {
+  const T h3 = static_cast<T>(inverse ? 0.86602540378443864676 : -0.86602540378443864676);  // ∓√3/2
   const int64_t m = st.len / R, run = st.stride * v;
-  const int64_t istep = m * run;  // between a_j and a_{j+1}
+  const int64_t is = m * run;  // between a_j and a_{j+1}
   for (int64_t p = 0; p < m; ++p) {
-    Cx<T> w[R > 1 ? R - 1 : 1];
-    for (int u = 0; u + 1 < R; ++u) w[u] = inverse ? conj(tw[p * (R - 1) + u]) : tw[p * (R - 1) + u];
-    const Cx<T>* __restrict__ in = src + p * run;
-    Cx<T>* __restrict__ out = dst + R * p * run;
+    T wr[R > 1 ? R - 1 : 1], wi[R > 1 ? R - 1 : 1];
+    for (int u = 0; u + 1 < R; ++u) {
+      wr[u] = tw[p * (R - 1) + u].re;
+      wi[u] = inverse ? -tw[p * (R - 1) + u].im : tw[p * (R - 1) + u].im;
+    }
+    const T* __restrict__ xr = src.re + p * run;
+    const T* __restrict__ xi = src.im + p * run;
+    T* __restrict__ yr = dst.re + R * p * run;
+    T* __restrict__ yi = dst.im + R * p * run;
     if (R == 4) {
+      const T w0r = wr[0], w0i = wi[0], w1r = wr[1], w1i = wi[1], w2r = wr[2], w2i = wi[2];
+#pragma GCC ivdep  // src and dst never overlap (ping-pong buffers)
       for (int64_t c = 0; c < run; ++c) {
-        const Cx<T> a0 = in[c], a1 = in[c + istep], a2 = in[c + 2 * istep], a3 = in[c + 3 * istep];
-        const Cx<T> t0 = a0 + a2, t1 = a0 - a2, t2 = a1 + a3, t3 = times_i(a1 - a3, inverse);
-        out[c] = t0 + t2;
-        out[c + run] = (t1 + t3) * w[0];
-        out[c + 2 * run] = (t0 - t2) * w[1];
-        out[c + 3 * run] = (t1 - t3) * w[2];
+        const T t0r = xr[c] + xr[c + 2 * is], t0i = xi[c] + xi[c + 2 * is];
+        const T t1r = xr[c] - xr[c + 2 * is], t1i = xi[c] - xi[c + 2 * is];
+        const T t2r = xr[c + is] + xr[c + 3 * is], t2i = xi[c + is] + xi[c + 3 * is];
+        const T dr = xr[c + is] - xr[c + 3 * is], di = xi[c + is] - xi[c + 3 * is];
+        // t3 = ∓i·d (forward −i, inverse +i)
+        const T t3r = inverse ? -di : di, t3i = inverse ? dr : -dr;
+        yr[c] = t0r + t2r;
+        yi[c] = t0i + t2i;
+        const T ar = t1r + t3r, ai = t1i + t3i, br = t0r - t2r, bi = t0i - t2i, cr = t1r - t3r, ci = t1i - t3i;
+        yr[c + run] = ar * w0r - ai * w0i;
+        yi[c + run] = ar * w0i + ai * w0r;
+        yr[c + 2 * run] = br * w1r - bi * w1i;
+        yi[c + 2 * run] = br * w1i + bi * w1r;
+        yr[c + 3 * run] = cr * w2r - ci * w2i;
+        yi[c + 3 * run] = cr * w2i + ci * w2r;
       }
     } else if (R == 2) {
+      const T w0r = wr[0], w0i = wi[0];
+#pragma GCC ivdep  // src and dst never overlap (ping-pong buffers)
       for (int64_t c = 0; c < run; ++c) {
-        const Cx<T> a0 = in[c], a1 = in[c + istep];
-        out[c] = a0 + a1;
-        out[c + run] = (a0 - a1) * w[0];
+        const T ar = xr[c], ai = xi[c], br = xr[c + is], bi = xi[c + is];
+        yr[c] = ar + br;
+        yi[c] = ai + bi;
+        const T dr = ar - br, di = ai - bi;
+        yr[c + run] = dr * w0r - di * w0i;
+        yi[c + run] = dr * w0i + di * w0r;
       }
     } else {
+      const T w0r = wr[0], w0i = wi[0], w1r = wr[1], w1i = wi[1];
+#pragma GCC ivdep  // src and dst never overlap (ping-pong buffers)
       for (int64_t c = 0; c < run; ++c) {
-        const Cx<T> a0 = in[c], a1 = in[c + istep], a2 = in[c + 2 * istep];
-        const Cx<T> sum = a1 + a2, mid = a0 - scaled(sum, T(0.5));
-        const Cx<T> rot = times_i(scaled(a1 - a2, h3), inverse);
-        out[c] = a0 + sum;
-        out[c + run] = (mid + rot) * w[0];
-        out[c + 2 * run] = (mid - rot) * w[1];
+        const T a0r = xr[c], a0i = xi[c];
+        const T sr = xr[c + is] + xr[c + 2 * is], si = xi[c + is] + xi[c + 2 * is];
+        const T dr = xr[c + is] - xr[c + 2 * is], di = xi[c + is] - xi[c + 2 * is];
+        const T mr = a0r - T(0.5) * sr, mi = a0i - T(0.5) * si;
+        // rot = ∓i·(√3/2)·d: i·h·d = (−h·di, h·dr) with h = h3 (signed)
+        const T rr = -h3 * di, ri = h3 * dr;
+        yr[c] = a0r + sr;
+        yi[c] = a0i + si;
+        const T pr = mr + rr, pi = mi + ri, qr = mr - rr, qi = mi - ri;
+        yr[c + run] = pr * w0r - pi * w0i;
+        yi[c + run] = pr * w0i + pi * w0r;
+        yr[c + 2 * run] = qr * w1r - qi * w1i;
+        yi[c + 2 * run] = qr * w1i + qi * w1r;
       }
     }
   }
 }
 
-/// FFT of the length-n sequence of vectors x (element e = x[e·v .. e·v + v)), using y as scratch.
+/// FFT of the length-n sequence of vectors x (element e = numbers e·v .. e·v + v), using y as scratch.
 /// Returns the buffer holding the result (x or y). Unnormalized; `inverse` uses e^{+2πi/n}.
 template <class T>
-Cx<T>* fft(const Plan<T>& plan, Cx<T>* x, Cx<T>* y, int64_t v, bool inverse) {
-  Cx<T>* src = x;
-  Cx<T>* dst = y;
+Planar<T> fft(const Plan<T>& plan, Planar<T> x, Planar<T> y, int64_t v, bool inverse) {
+  Planar<T> src = x, dst = y;
   for (const Stage& st : plan.stages) {
     const Cx<T>* tw = plan.tw.data() + st.tw;
     if (inverse) {
@@ -139,16 +177,18 @@ Cx<T>* fft(const Plan<T>& plan, Cx<T>* x, Cx<T>* y, int64_t v, bool inverse) {
   return src;
 }
 
-/// Per-thread scratch buffers of complex numbers.
+/// Per-thread scratch: three planar buffers.
 template <class T>
 struct Scratch {
-  std::vector<Cx<T>> a, b, c;
+  std::vector<T> buf;
+  Planar<T> a, b, c;
   void reserve(int64_t n) {
-    if (static_cast<int64_t>(a.size()) < n) {
-      a.resize(n);
-      b.resize(n);
-      c.resize(n);
-    }
+    if (static_cast<int64_t>(buf.size()) < 6 * n) buf.resize(static_cast<size_t>(6 * n));
+    T* p = buf.data();
+    const int64_t cap = static_cast<int64_t>(buf.size()) / 6;
+    a = {p, p + cap};
+    b = {p + 2 * cap, p + 3 * cap};
+    c = {p + 4 * cap, p + 5 * cap};
   }
 };
 template <class T>
@@ -160,81 +200,81 @@ Scratch<T>& scratch() {
 /// One plane: real x [H, W] → half spectrum out [H, Wh] (forward modes).
 template <class T>
 void forward_plane(const T* x, Cx<T>* out, int64_t H, int64_t W, int mode) {
-  const int64_t Wh = W / 2 + 1;
+  const int64_t Wh = W / 2 + 1, np = (H + 1) / 2;
   Scratch<T>& sc = scratch<T>();
-  sc.reserve(std::max(W, H * Wh));
+  sc.reserve(std::max(W * np, H * Wh));
   const Plan<T>& pw = plan_for<T>(W);
   const Plan<T>& ph = plan_for<T>(H);
-  // rows, two at a time: Z = FFT(x₁ + i x₂); X₁[q] = (Z[q] + conj Z[−q])/2, X₂[q] = (Z[q] − conj Z[−q])/(2i)
-  for (int64_t h = 0; h < H; h += 2) {
-    const bool pair = h + 1 < H;
-    const T* r1 = x + h * W;
-    const T* r2 = pair ? r1 + W : nullptr;
-    for (int64_t w = 0; w < W; ++w) sc.a[w] = {r1[w], pair ? r2[w] : T(0)};
-    const Cx<T>* z = fft(pw, sc.a.data(), sc.b.data(), 1, false);
-    for (int64_t q = 0; q < Wh; ++q) {
-      const Cx<T> zq = z[q], zc = conj(z[(W - q) % W]);
-      out[h * Wh + q] = scaled(zq + zc, T(0.5));
-      if (pair) {
-        const Cx<T> d = zq - zc;  // (d)/(2i) = (d.im, −d.re)/2
-        out[(h + 1) * Wh + q] = {d.im * T(0.5), -d.re * T(0.5)};
+  // rows in pairs, all pairs at once: sequence element w is the vector (x[2j, w] + i·x[2j+1, w]) over
+  // pairs j, so one FFT along W over vectors of np numbers transforms every row
+  for (int64_t w = 0; w < W; ++w)
+    for (int64_t j = 0; j < np; ++j) {
+      sc.a.re[w * np + j] = x[2 * j * W + w];
+      sc.a.im[w * np + j] = 2 * j + 1 < H ? x[(2 * j + 1) * W + w] : T(0);
+    }
+  const Planar<T> z = fft(pw, sc.a, sc.b, np, false);
+  // split by conjugate symmetry: X₁[q] = (Z[q] + conj Z[−q])/2, X₂[q] = (Z[q] − conj Z[−q])/(2i)
+  const Planar<T> col = sc.c;  // [H, Wh]
+  for (int64_t q = 0; q < Wh; ++q) {
+    const int64_t mq = (W - q) % W;
+    for (int64_t j = 0; j < np; ++j) {
+      const T ar = z.re[q * np + j], ai = z.im[q * np + j], br = z.re[mq * np + j], bi = -z.im[mq * np + j];
+      col.re[2 * j * Wh + q] = T(0.5) * (ar + br);
+      col.im[2 * j * Wh + q] = T(0.5) * (ai + bi);
+      if (2 * j + 1 < H) {
+        col.re[(2 * j + 1) * Wh + q] = T(0.5) * (ai - bi);
+        col.im[(2 * j + 1) * Wh + q] = T(-0.5) * (ar - br);
       }
     }
   }
   // columns: one FFT of length H over vectors of Wh numbers
-  const Cx<T>* res = fft(ph, out, sc.c.data(), Wh, false);
+  const Planar<T> res = fft(ph, col, sc.a, Wh, false);
   const T inv = T(1) / static_cast<T>(H * W);
   for (int64_t i = 0; i < H * Wh; ++i) {
-    Cx<T> v = res[i];
-    if (mode == kIrfft2Adjoint) v = scaled(v, inv * static_cast<T>(half_weight(i % Wh, W)));
-    out[i] = v;
+    T f = T(1);
+    if (mode == kIrfft2Adjoint) f = inv * static_cast<T>(half_weight(i % Wh, W));
+    out[i] = {res.re[i] * f, res.im[i] * f};
   }
 }
 
 /// One plane: half spectrum in [H, Wh] → real y [H, W] (inverse modes).
 template <class T>
 void inverse_plane(const Cx<T>* in, T* y, int64_t H, int64_t W, int mode) {
-  const int64_t Wh = W / 2 + 1;
+  const int64_t Wh = W / 2 + 1, np = (H + 1) / 2;
   Scratch<T>& sc = scratch<T>();
-  sc.reserve(std::max(2 * W, H * Wh));
+  sc.reserve(std::max(W * np, H * Wh));
   const Plan<T>& pw = plan_for<T>(W);
   const Plan<T>& ph = plan_for<T>(H);
-  std::vector<Cx<T>>& col = sc.c;  // [H, Wh]
   for (int64_t i = 0; i < H * Wh; ++i) {
-    Cx<T> v = in[i];
-    if (mode == kRfft2Adjoint && half_weight(i % Wh, W) == 2) v = scaled(v, T(0.5));
-    col[i] = v;
+    const T f = mode == kRfft2Adjoint && half_weight(i % Wh, W) == 2 ? T(0.5) : T(1);
+    sc.c.re[i] = in[i].re * f;
+    sc.c.im[i] = in[i].im * f;
   }
-  const Cx<T>* z = fft(ph, col.data(), sc.a.data(), Wh, true);
-  if (z != col.data()) std::copy(z, z + H * Wh, col.data());
+  const Planar<T> z = fft(ph, sc.c, sc.a, Wh, true);
+  const Planar<T> f = z.re == sc.c.re ? sc.a : sc.c;  // [W, np]
+  // the full Hermitian rows F₂ⱼ, F₂ⱼ₊₁ of Z, packed as F₂ⱼ + i·F₂ⱼ₊₁: IFFT gives y₂ⱼ + i·y₂ⱼ₊₁.
+  // F[q] for q ≤ W/2 is Z[q] (imaginary part of self-conjugate bins dropped), else conj Z[W − q].
+  for (int64_t q = 0; q < W; ++q) {
+    const bool low = q < Wh;
+    const int64_t src = low ? q : W - q;
+    const bool selfc = low && 2 * q % W == 0;
+    const T sign = low ? T(1) : T(-1);
+    for (int64_t j = 0; j < np; ++j) {
+      const int64_t r1 = 2 * j * Wh + src, r2 = r1 + Wh;
+      const T ar = z.re[r1], ai = selfc ? T(0) : sign * z.im[r1];
+      const bool pair = 2 * j + 1 < H;
+      const T br = pair ? z.re[r2] : T(0), bi = pair && !selfc ? sign * z.im[r2] : T(0);
+      f.re[q * np + j] = ar - bi;  // a + i·b
+      f.im[q * np + j] = ai + br;
+    }
+  }
+  const Planar<T> r = fft(pw, f, sc.b, np, true);
   const T scale = mode == kIrfft2 ? T(1) / static_cast<T>(H * W) : T(1);
-  // rows, two at a time: the full Hermitian rows F₁, F₂ of Z rows h, h+1; IFFT(F₁ + i F₂) = y₁ + i y₂
-  for (int64_t h = 0; h < H; h += 2) {
-    const bool pair = h + 1 < H;
-    const Cx<T>* z1 = col.data() + h * Wh;
-    const Cx<T>* z2 = pair ? z1 + Wh : nullptr;
-    Cx<T>* f = sc.a.data();
-    for (int64_t q = 0; q < W; ++q) {
-      // F[q] for q ≤ W/2 is Z[q] (imaginary part of self-conjugate bins dropped), else conj Z[W − q]
-      const bool low = q < Wh;
-      const int64_t src = low ? q : W - q;
-      const bool selfc = low && 2 * q % W == 0;
-      Cx<T> a = z1[src], b = pair ? z2[src] : Cx<T>{T(0), T(0)};
-      if (selfc) {
-        a.im = 0;
-        b.im = 0;
-      } else if (!low) {
-        a = conj(a);
-        b = conj(b);
-      }
-      f[q] = a + times_i(b, true);
-    }
-    const Cx<T>* r = fft(pw, f, sc.b.data(), 1, true);
+  for (int64_t j = 0; j < np; ++j)
     for (int64_t w = 0; w < W; ++w) {
-      y[h * W + w] = r[w].re * scale;
-      if (pair) y[(h + 1) * W + w] = r[w].im * scale;
+      y[2 * j * W + w] = r.re[w * np + j] * scale;
+      if (2 * j + 1 < H) y[(2 * j + 1) * W + w] = r.im[w * np + j] * scale;
     }
-  }
 }
 
 void fft_op(OpCall& c, int mode) {
