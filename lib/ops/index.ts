@@ -10,3 +10,5 @@ export {
   kernelSelfCorrelation, kernelSelfCorrelationBackward, powerIteration, PowerIterationOperator, PowerIterationOptions,
   PowerIterationResult,
 } from './spectral';
+export { rfft2, irfft2, rfft2Backward, irfft2Backward, FFT_SIZES, Irfft2Options } from './fft';
+export { solveComplex, inverseComplex, matmulComplex, adjointComplex, MatmulComplexOptions } from './linalg_complex';

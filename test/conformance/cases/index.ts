@@ -7,7 +7,9 @@ import { Builder } from './common';
 import { CASES as conv2d } from './conv2d';
 import { CASES as creation } from './creation';
 import { CASES as elementwise } from './elementwise';
+import { CASES as fft } from './fft';
 import { CASES as layout } from './layout';
+import { CASES as linalgComplex } from './linalg_complex';
 import { CASES as matmul } from './matmul';
 import { CASES as optim } from './optim';
 import { CASES as pooling } from './pooling';
@@ -27,4 +29,6 @@ export const CASES: Record<string, Builder> = {
   ...conv2d,
   ...optim,
   ...spectral,
+  ...fft,
+  ...linalgComplex,
 };
