@@ -151,6 +151,9 @@ function convCases(): Case[] {
     make('conv2d 3×3 backward weight', 'conv2d 3x3 backward-weight', ['w']),
     make('conv2d 3×3 fwd + both bwd', 'conv2d 3x3 sum', ['f', 'i', 'w']),
   ];
+}
+
+/**
  * rfft2 followed by irfft2 of x [planes..., h, w] (the Cayley convolution's transforms). Flops by the
  * usual FFT convention: 2.5·N·log2(N) per real transform of N = h·w points, two transforms per plane.
  */
