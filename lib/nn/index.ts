@@ -4,3 +4,5 @@ export {
   Sequential, Linear, Conv2d, Conv2dOptions, ReLU, Flatten, MaxMin, PaddingChannels, FirstChannels, PixelUnshuffle, AvgPool2d,
   manualSeed, ParamOptions,
 } from './layers';
+export { SLLDense, SLLConv2d, SLLDenseOptions, SLLConv2dOptions } from './sll';
+export { AOLDense, AOLConv2d, AOLOptions, AOLConv2dOptions } from './aol';
