@@ -15,6 +15,7 @@ import { CASES as optim } from './optim';
 import { CASES as pooling } from './pooling';
 import { CASES as reduce } from './reduce';
 import { CASES as shuffle } from './shuffle';
+import { CASES as sll } from './sll';
 import { CASES as spectral } from './spectral';
 
 export { Builder, Expected, HostInput, Rng, Variant } from './common';
@@ -29,6 +30,7 @@ export const CASES: Record<string, Builder> = {
   ...conv2d,
   ...optim,
   ...spectral,
+  ...sll,
   ...fft,
   ...linalgComplex,
 };
