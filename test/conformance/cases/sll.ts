@@ -82,7 +82,7 @@ interface Geo {
 }
 
 /** SLL dense: returns [y, z, T, G]. */
-function sllDenseRef(x: Arr, Wt: Arr, b: Arr, q: Arr, g: Geo): Float64Array[] {
+export function sllDenseRef(x: Arr, Wt: Arr, b: Arr, q: Arr, g: Geo): Float64Array[] {
   const { N, F, m } = g;
   const G = new Float64Array(m * m);
   for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) for (let f = 0; f < F; f++) G[i * m + j] += Wt[i * F + f] * Wt[j * F + f];
@@ -100,7 +100,7 @@ function sllDenseRef(x: Arr, Wt: Arr, b: Arr, q: Arr, g: Geo): Float64Array[] {
 }
 
 /** SLL conv: returns [y, z, T, G]. */
-function sllConvRef(x: Arr, K: Arr, b: Arr, q: Arr, g: Geo): Float64Array[] {
+export function sllConvRef(x: Arr, K: Arr, b: Arr, q: Arr, g: Geo): Float64Array[] {
   const { N, F: C, m, H = 1, W = 1, k = 1 } = g;
   const G = refSelfCorr(K, [m, C, k, k]).data;
   const S = (2 * k - 1) ** 2;
@@ -113,7 +113,7 @@ function sllConvRef(x: Arr, K: Arr, b: Arr, q: Arr, g: Geo): Float64Array[] {
 }
 
 /** AOL dense (P [n, d] = [m, F]): returns [y, D, M]. */
-function aolDenseRef(x: Arr, P: Arr, b: Arr, q: Arr, g: Geo): Float64Array[] {
+export function aolDenseRef(x: Arr, P: Arr, b: Arr, q: Arr, g: Geo): Float64Array[] {
   const { N, F: d, m: n } = g;
   const M = new Float64Array(d * d);
   for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) for (let o = 0; o < n; o++) M[i * d + j] += P[o * d + i] * P[o * d + j];
@@ -129,7 +129,7 @@ function aolDenseRef(x: Arr, P: Arr, b: Arr, q: Arr, g: Geo): Float64Array[] {
 }
 
 /** AOL conv (K [O, C, k, k] = [m, F, k, k]): returns [y, D, M]. */
-function aolConvRef(x: Arr, K: Arr, b: Arr, q: Arr, g: Geo): Float64Array[] {
+export function aolConvRef(x: Arr, K: Arr, b: Arr, q: Arr, g: Geo): Float64Array[] {
   const { N, F: C, m: O, H = 1, W = 1, k = 1 } = g;
   const Kt = new Float64Array(K.length);
   for (let o = 0; o < O; o++) for (let c = 0; c < C; c++) for (let e = 0; e < k * k; e++) Kt[(c * O + o) * k * k + e] = K[(o * C + c) * k * k + e];
