@@ -95,9 +95,11 @@ abstract class CPLBase extends Module {
   private iterate(iters: number, x: Tensor | null): { sigma: number; u: Tensor; v: Tensor } {
     const u = this.stateU(x);
     this.powerIterationCalls++;
-    const r = noGrad(() => powerIteration(this.piOperator(), u, { iters }));
-    u.assign(r.u);
-    return { sigma: r.sigma, u: r.u, v: r.v };
+    const dense = u.ndim === 2;  // dense: stored [1, d] as the reference, iterated as [d]
+    const r = noGrad(() => powerIteration(this.piOperator(), dense ? u.reshape([u.size]) : u, { iters }));
+    const nu = dense ? noGrad(() => r.u.reshape(u.shape)) : r.u;
+    u.assign(nu);
+    return { sigma: r.sigma, u: nu, v: r.v };
   }
 
   private ownState(): Tensor[] {
