@@ -4,5 +4,7 @@ export {
   Sequential, Linear, Conv2d, Conv2dOptions, ReLU, Flatten, MaxMin, PaddingChannels, FirstChannels, PixelUnshuffle, AvgPool2d,
   manualSeed, ParamOptions,
 } from './layers';
+export { CPLDense, CPLConv2d, CPLDenseOptions, CPLConv2dOptions, PowerIterationSchedule } from './cpl';
+export { lipschitzBound, denseSpectralUpperBound, convSpectralUpperBound } from './lipschitz';
 export { SLLDense, SLLConv2d, SLLDenseOptions, SLLConv2dOptions } from './sll';
 export { AOLDense, AOLConv2d, AOLOptions, AOLConv2dOptions } from './aol';

@@ -5,6 +5,7 @@
  */
 import { Builder } from './common';
 import { CASES as conv2d } from './conv2d';
+import { CASES as cpl } from './cpl';
 import { CASES as creation } from './creation';
 import { CASES as elementwise } from './elementwise';
 import { CASES as fft } from './fft';
@@ -33,4 +34,5 @@ export const CASES: Record<string, Builder> = {
   ...sll,
   ...fft,
   ...linalgComplex,
+  ...cpl,
 };
