@@ -59,7 +59,34 @@ export const ROWS: LayerRow[] = [
     script: 'cpl',
     setup: () => trainingStep(new ol.nn.CPLDense(1024, { inner: 1024, seed: 1 }), [256, 1024]),
   },
+  {
+    name: 'SLLConv2d 64ch inner 64 3x3 32x32 b64 fwd+bwd',
+    script: 'sll',
+    setup: () => trainingStep(new ol.nn.SLLConv2d(64, { inner: 64, kernelSize: 3, seed: 1 }), [64, 64, 32, 32]),
+  },
+  {
+    name: 'SLLDense 1024 inner 1024 b256 fwd+bwd',
+    script: 'sll',
+    setup: () => trainingStep(new ol.nn.SLLDense(1024, { inner: 1024, seed: 1 }), [256, 1024]),
+  },
+  {
+    name: 'AOLConv2d 64->64 3x3 32x32 b64 fwd+bwd',
+    script: 'sll',
+    setup: () => trainingStep(aolConv(), [64, 64, 32, 32]),
+  },
+  {
+    name: 'AOLDense 1024->1024 b256 fwd+bwd',
+    script: 'sll',
+    setup: () => trainingStep(new ol.nn.AOLDense(1024, 1024, { seed: 1, learnQ: true }), [256, 1024]),
+  },
 ];
+
+/** AOLConv2d with a random kernel (the Dirac init would make the rescaling trivial) and learned q. */
+function aolConv(): ol.nn.AOLConv2d {
+  const m = new ol.nn.AOLConv2d(64, 64, { kernelSize: 3, seed: 1, learnQ: true });
+  m.weight.assign(ol.rand([64, 64, 3, 3], { seed: 3, low: -1 / 24, high: 1 / 24 }));
+  return m;
+}
 
 function status(key: string): number {
   for (const line of fs.readFileSync('/proc/self/status', 'utf8').split('\n'))

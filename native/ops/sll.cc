@@ -23,9 +23,11 @@
 // then dense: gW += (gG + gGᵀ) W (G = W Wᵀ), gP += P (gM + gMᵀ) (M = PᵀP); conv: through
 // kernel_self_correlation_backward. SLL: gt = −gT·T²; AOL: gt = −½·gD·D³ (both 0 where the safe
 // inverse gave 0).
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include "../core/error.h"
+#include "../core/thread_pool.h"
 #include "op_util.h"
 #include "ops.h"
 
@@ -151,6 +153,69 @@ void check_finite(const OpCall& c, const Ops& o, const Tensor& weight, const Ten
          " (a row bound t underflowed or exp(q) overflowed); use float64 or smaller |q|");
 }
 
+// ---------------- CPU fused elementwise passes ----------------
+// On the cpu the per-element steps of the SLL layers run as single loops over host memory (one pass,
+// results written in place where the input is a temporary of this op), which keeps the step's peak
+// memory at three activation-sized buffers; other devices chain registry ops.
+
+/// Channel i of a [N, m, P] activation (P = 1 for dense): runs fn(pointer, n) over the N rows.
+template <class T, class F>
+void for_channels(int64_t N, int64_t m, int64_t P, F fn) {
+  parallel_for(m, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, N * P)), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) fn(i);
+  });
+}
+
+/// s = T ⊙ relu(z) for z [N, m, P].
+template <class T>
+void cpu_scaled_relu(const T* z, const T* Tv, T* s, int64_t N, int64_t m, int64_t P) {
+  for_channels<T>(N, m, P, [&](int64_t i) {
+    const T t = Tv[i];
+    for (int64_t n = 0; n < N; ++n) {
+      const T* zr = z + (n * m + i) * P;
+      T* sr = s + (n * m + i) * P;
+      for (int64_t p = 0; p < P; ++p) sr[p] = zr[p] > T(0) ? t * zr[p] : T(0);
+    }
+  });
+}
+
+/// The SLL backward pass over the activations, for gs = W·gy (unscaled, overwritten with gz):
+///   gz = −2·T ⊙ gs ⊙ [z > 0],  s2 = −2·T ⊙ relu(z),  gT_i = −2·Σ gs ⊙ relu(z),  gb_i = Σ gz.
+template <class T>
+void cpu_sll_backward_pass(T* gs, const T* z, const T* Tv, T* s2, T* gT, T* gb, int64_t N, int64_t m, int64_t P) {
+  for_channels<T>(N, m, P, [&](int64_t i) {
+    const T t2 = T(-2) * Tv[i];
+    double acc_t = 0, acc_b = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t off = (n * m + i) * P;
+      T* g = gs + off;
+      const T* zr = z + off;
+      T* sr = s2 + off;
+      for (int64_t p = 0; p < P; ++p) {
+        if (zr[p] > T(0)) {
+          acc_t += static_cast<double>(g[p]) * zr[p];
+          g[p] *= t2;
+          acc_b += g[p];
+          sr[p] = t2 * zr[p];
+        } else {
+          g[p] = T(0);
+          sr[p] = T(0);
+        }
+      }
+    }
+    gT[i] = static_cast<T>(-2 * acc_t);
+    gb[i] = static_cast<T>(acc_b);
+  });
+}
+
+/// y = x + alpha·y in place (n elements).
+template <class T>
+void cpu_axpy_into(const T* x, T* y, T alpha, int64_t n) {
+  parallel_for(n, 1 << 15, [&](int64_t a, int64_t b) {
+    for (int64_t e = a; e < b; ++e) y[e] = x[e] + alpha * y[e];
+  });
+}
+
 // ---------------- SLL ----------------
 
 void sll_forward(OpCall& c) {
@@ -168,7 +233,21 @@ void sll_forward(OpCall& c) {
   }
   check_finite(c, o, W, b, q, T, conv ? "K" : "W");
   Tensor z, y;
-  if (conv) {
+  if (c.device == Device::CPU) {
+    z = conv ? o.conv(x, W, &b) : o.add(o.mm(x, W, false, true), b);
+    const int64_t N = x.dim(0), P = conv ? x.dim(2) * x.dim(3) : 1;
+    Tensor s = Tensor::empty(z.shape(), z.dtype(), Device::CPU);
+    dispatch_float(z.dtype(), [&](auto tag) {
+      using TT = decltype(tag);
+      cpu_scaled_relu<TT>(z.data<TT>(), T.data<TT>(), s.data<TT>(), N, m, P);
+    });
+    y = conv ? o.conv_adjoint(s, W, x.shape()) : o.mm(s, W);
+    s = Tensor();
+    dispatch_float(z.dtype(), [&](auto tag) {
+      using TT = decltype(tag);
+      cpu_axpy_into<TT>(x.data<TT>(), y.data<TT>(), TT(-2), y.numel());
+    });
+  } else if (conv) {
     z = o.conv(x, W, &b);
     const Tensor s = o.mul(o.un("relu", z), T.view({1, m, 1, 1}));
     y = o.add(x, o.scale(o.conv_adjoint(s, W, x.shape()), -2.0));
@@ -189,6 +268,38 @@ void sll_backward(OpCall& c) {
   const Tensor &gy = c.inputs[0], &x = c.inputs[1], &W = c.inputs[2], &q = c.inputs[3], &z = c.inputs[4],
                &T = c.inputs[5], &G = c.inputs[6];
   const int64_t m = W.dim(0);
+  if (c.device == Device::CPU) {
+    const int64_t N = x.dim(0), P = conv ? x.dim(2) * x.dim(3) : 1;
+    Tensor gz = conv ? o.conv(gy, W, nullptr) : o.mm(gy, W, false, true);  // W·gy, turned into gz in place
+    Tensor s2 = Tensor::empty(z.shape(), z.dtype(), Device::CPU);
+    Tensor gT = Tensor::empty({m}, z.dtype(), Device::CPU), gb = Tensor::empty({m}, z.dtype(), Device::CPU);
+    dispatch_float(z.dtype(), [&](auto tag) {
+      using TT = decltype(tag);
+      cpu_sll_backward_pass<TT>(gz.data<TT>(), z.data<TT>(), T.data<TT>(), s2.data<TT>(), gT.data<TT>(), gb.data<TT>(), N, m, P);
+    });
+    Tensor gW = conv ? o.add(o.conv_weight_grad(x, gz, W.dim(2)), o.conv_weight_grad(gy, s2, W.dim(2)))
+                     : o.add(o.mm(gz, x, true), o.mm(s2, gy, true));
+    s2 = Tensor();
+    Tensor gx = conv ? o.conv_adjoint(gz, W, x.shape()) : o.mm(gz, W);
+    gz = Tensor();
+    dispatch_float(z.dtype(), [&](auto tag) {
+      using TT = decltype(tag);
+      cpu_axpy_into<TT>(gy.data<TT>(), gx.data<TT>(), TT(1), gx.numel());
+    });
+    const RescaleGrad rg = rescale_backward(o, G, q, o.scale(o.mul(gT, o.mul(T, T)), -1.0));
+    if (conv) {
+      gW = o.add(gW, o.op("kernel_self_correlation_backward", {W, rg.gG}));
+    } else {
+      Attrs tr;
+      tr.set("perm", std::vector<double>{1, 0});
+      gW = o.add(gW, o.mm(o.add(rg.gG, o.op("permute", {rg.gG}, tr)), W));
+    }
+    c.outputs[0] = gx;
+    c.outputs[1] = gW;
+    c.outputs[2] = gb;
+    c.outputs[3] = rg.gq;
+    return;
+  }
   const Tensor Tb = conv ? T.view({1, m, 1, 1}) : T;
   const Tensor r = o.un("relu", z);
   const Tensor s = o.mul(r, Tb);
