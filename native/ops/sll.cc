@@ -101,10 +101,61 @@ struct Ops {
   }
 };
 
+/// t from the Gram G and q (see row_bound), without |G| buffers on the cpu.
+Tensor row_bound_of_gram(const Ops& o, const Tensor& G, const Tensor& q);
+
 /// A [m, m] = |G| summed over the offsets (conv) or |G| (dense).
 Tensor abs_gram(const Ops& o, const Tensor& G) {
   Tensor a = o.un("abs", G);
   return G.ndim() == 4 ? o.sum(a, {2, 3}) : a;
+}
+
+/// CPU: t_i = exp(−q_i)·Σ_j Σ_s |G[i, j, s]|·exp(q_j), one pass over G (no |G| buffer).
+template <class T>
+void cpu_row_bound(const T* G, const T* q, T* t, int64_t m, int64_t S) {
+  std::vector<double> e(static_cast<size_t>(m));
+  for (int64_t j = 0; j < m; ++j) e[j] = std::exp(static_cast<double>(q[j]));
+  parallel_for(m, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, m * S)), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      double acc = 0;
+      for (int64_t j = 0; j < m; ++j) {
+        const T* g = G + (i * m + j) * S;
+        double a = 0;
+        for (int64_t k = 0; k < S; ++k) a += std::abs(static_cast<double>(g[k]));
+        acc += a * e[j];
+      }
+      t[i] = static_cast<T>(acc / e[i]);
+    }
+  });
+}
+
+/// CPU form of rescale_backward: gq, and gG = sign(G) ⊙ u vᵀ (conv, S > 1) or its symmetrisation
+/// sign(G) ⊙ (u vᵀ + v uᵀ) (dense, `sym`), with u = gt ⊙ exp(−q), v = exp(q).
+template <class T>
+void cpu_rescale_backward(const T* G, const T* q, const T* gt, T* gq, T* gG, int64_t m, int64_t S, bool sym) {
+  std::vector<double> e(static_cast<size_t>(m)), u(static_cast<size_t>(m));
+  for (int64_t j = 0; j < m; ++j) {
+    e[j] = std::exp(static_cast<double>(q[j]));
+    u[j] = static_cast<double>(gt[j]) / e[j];
+  }
+  parallel_for(m, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, m * S)), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      double t = 0, au = 0;  // t_i·e_i and (A u)_i
+      for (int64_t j = 0; j < m; ++j) {
+        const T* g = G + (i * m + j) * S;
+        T* gg = gG + (i * m + j) * S;
+        const double w = sym ? u[i] * e[j] + u[j] * e[i] : u[i] * e[j];
+        double a = 0;
+        for (int64_t k = 0; k < S; ++k) {
+          a += std::abs(static_cast<double>(g[k]));
+          gg[k] = g[k] > T(0) ? static_cast<T>(w) : g[k] < T(0) ? static_cast<T>(-w) : T(0);
+        }
+        t += a * e[j];
+        au += a * u[j];
+      }
+      gq[i] = static_cast<T>(-static_cast<double>(gt[i]) * t / e[i] + e[i] * au);
+    }
+  });
 }
 
 /// t = exp(−q) ⊙ (A exp(q)).
@@ -115,13 +166,33 @@ Tensor row_bound(const Ops& o, const Tensor& A, const Tensor& q) {
   return o.mul(en, o.mm(A, e.view({m, 1})).view({m}));
 }
 
+Tensor row_bound_of_gram(const Ops& o, const Tensor& G, const Tensor& q) {
+  if (o.dev != Device::CPU) return row_bound(o, abs_gram(o, G), q);
+  const int64_t m = q.dim(0);
+  Tensor t = Tensor::empty({m}, q.dtype(), Device::CPU);
+  dispatch_float(q.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    cpu_row_bound<T>(G.data<T>(), q.data<T>(), t.data<T>(), m, G.ndim() == 4 ? G.dim(2) * G.dim(3) : 1);
+  });
+  return t;
+}
+
 struct RescaleGrad {
   Tensor gq, gG;
 };
 
 /// Gradients of t(G, q) for the upstream gradient gt.
-RescaleGrad rescale_backward(const Ops& o, const Tensor& G, const Tensor& q, const Tensor& gt) {
+RescaleGrad rescale_backward(const Ops& o, const Tensor& G, const Tensor& q, const Tensor& gt, bool sym = false) {
   const int64_t m = q.dim(0);
+  if (o.dev == Device::CPU) {
+    RescaleGrad r{Tensor::empty({m}, q.dtype(), Device::CPU), Tensor::empty(G.shape(), G.dtype(), Device::CPU)};
+    dispatch_float(q.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      cpu_rescale_backward<T>(G.data<T>(), q.data<T>(), gt.data<T>(), r.gq.data<T>(), r.gG.data<T>(), m,
+                              G.ndim() == 4 ? G.dim(2) * G.dim(3) : 1, sym);
+    });
+    return r;
+  }
   const Tensor A = abs_gram(o, G);
   const Tensor e = o.un("exp", q);
   const Tensor u = o.mul(gt, o.un("exp", o.un("neg", q)));
@@ -216,6 +287,33 @@ void cpu_axpy_into(const T* x, T* y, T alpha, int64_t n) {
   });
 }
 
+/// acc + b, in place into acc on the cpu (acc must be a temporary of the calling op).
+Tensor add_into(const Ops& o, Tensor acc, const Tensor& b) {
+  if (o.dev != Device::CPU) return o.add(acc, b);
+  dispatch_float(acc.dtype(), [&](auto tag) {
+    using TT = decltype(tag);
+    cpu_axpy_into<TT>(b.data<TT>(), acc.data<TT>(), TT(1), acc.numel());
+  });
+  return acc;
+}
+
+/// The gradient reaching the weight through its Gram: conv: kernel_self_correlation_backward (`swap`:
+/// the Gram is of the kernel with axes 0, 1 swapped); dense: (gG + gGᵀ)·W for G = W Wᵀ, or W·(gG + gGᵀ)
+/// for M = WᵀW (`swap`). On the cpu gG comes symmetrised already.
+Tensor gram_weight_grad(const Ops& o, const Tensor& gG, const Tensor& W, bool conv, bool swap) {
+  if (conv) {
+    if (!swap) return o.op("kernel_self_correlation_backward", {W, gG});
+    return o.permute01(o.op("kernel_self_correlation_backward", {o.permute01(W), gG}));
+  }
+  Tensor sym = gG;
+  if (o.dev != Device::CPU) {
+    Attrs tr;
+    tr.set("perm", std::vector<double>{1, 0});
+    sym = o.add(gG, o.op("permute", {gG}, tr));
+  }
+  return swap ? o.mm(W, sym) : o.mm(sym, W);
+}
+
 // ---------------- SLL ----------------
 
 void sll_forward(OpCall& c) {
@@ -229,7 +327,7 @@ void sll_forward(OpCall& c) {
     T = c.inputs[4];
   } else {
     G = conv ? o.op("kernel_self_correlation", {W}) : o.op("syrk", {W});
-    T = o.safe_inverse(row_bound(o, abs_gram(o, G), q));
+    T = o.safe_inverse(row_bound_of_gram(o, G, q));
   }
   check_finite(c, o, W, b, q, T, conv ? "K" : "W");
   Tensor z, y;
@@ -277,8 +375,8 @@ void sll_backward(OpCall& c) {
       using TT = decltype(tag);
       cpu_sll_backward_pass<TT>(gz.data<TT>(), z.data<TT>(), T.data<TT>(), s2.data<TT>(), gT.data<TT>(), gb.data<TT>(), N, m, P);
     });
-    Tensor gW = conv ? o.add(o.conv_weight_grad(x, gz, W.dim(2)), o.conv_weight_grad(gy, s2, W.dim(2)))
-                     : o.add(o.mm(gz, x, true), o.mm(s2, gy, true));
+    Tensor gW = conv ? o.conv_weight_grad(x, gz, W.dim(2)) : o.mm(gz, x, true);
+    gW = add_into(o, gW, conv ? o.conv_weight_grad(gy, s2, W.dim(2)) : o.mm(s2, gy, true));
     s2 = Tensor();
     Tensor gx = conv ? o.conv_adjoint(gz, W, x.shape()) : o.mm(gz, W);
     gz = Tensor();
@@ -286,14 +384,8 @@ void sll_backward(OpCall& c) {
       using TT = decltype(tag);
       cpu_axpy_into<TT>(gy.data<TT>(), gx.data<TT>(), TT(1), gx.numel());
     });
-    const RescaleGrad rg = rescale_backward(o, G, q, o.scale(o.mul(gT, o.mul(T, T)), -1.0));
-    if (conv) {
-      gW = o.add(gW, o.op("kernel_self_correlation_backward", {W, rg.gG}));
-    } else {
-      Attrs tr;
-      tr.set("perm", std::vector<double>{1, 0});
-      gW = o.add(gW, o.mm(o.add(rg.gG, o.op("permute", {rg.gG}, tr)), W));
-    }
+    const RescaleGrad rg = rescale_backward(o, G, q, o.scale(o.mul(gT, o.mul(T, T)), -1.0), !conv);
+    gW = add_into(o, gW, gram_weight_grad(o, rg.gG, W, conv, false));
     c.outputs[0] = gx;
     c.outputs[1] = gW;
     c.outputs[2] = gb;
@@ -318,13 +410,7 @@ void sll_backward(OpCall& c) {
   const Tensor gb = conv ? o.sum(gz, {0, 2, 3}) : o.sum(gz, {0});
   const Tensor gt = o.scale(o.mul(gT, o.mul(T, T)), -1.0);
   const RescaleGrad rg = rescale_backward(o, G, q, gt);
-  if (conv) {
-    gW = o.add(gW, o.op("kernel_self_correlation_backward", {W, rg.gG}));
-  } else {
-    Attrs tr;
-    tr.set("perm", std::vector<double>{1, 0});
-    gW = o.add(gW, o.mm(o.add(rg.gG, o.op("permute", {rg.gG}, tr)), W));
-  }
+  gW = o.add(gW, gram_weight_grad(o, rg.gG, W, conv, false));
   c.outputs[0] = gx;
   c.outputs[1] = gW;
   c.outputs[2] = gb;
@@ -353,7 +439,7 @@ void aol_forward(OpCall& c) {
       tr.set("trans", true);
       M = o.op("syrk", {P}, tr);
     }
-    D = aol_scale(o, row_bound(o, abs_gram(o, M), q), conv ? kAolConvEps : 0.0);
+    D = aol_scale(o, row_bound_of_gram(o, M, q), conv ? kAolConvEps : 0.0);
   }
   check_finite(c, o, P, b, q, D, conv ? "K" : "P");
   Tensor y;
@@ -389,14 +475,8 @@ void aol_backward(OpCall& c) {
     gb = o.sum(gy, {0});
   }
   const Tensor gt = o.scale(o.mul(gD, o.mul(D, o.mul(D, D))), -0.5);
-  const RescaleGrad rg = rescale_backward(o, M, q, gt);
-  if (conv) {
-    gP = o.add(gP, o.permute01(o.op("kernel_self_correlation_backward", {o.permute01(P), rg.gG})));
-  } else {
-    Attrs tr;
-    tr.set("perm", std::vector<double>{1, 0});
-    gP = o.add(gP, o.mm(P, o.add(rg.gG, o.op("permute", {rg.gG}, tr))));
-  }
+  const RescaleGrad rg = rescale_backward(o, M, q, gt, !conv);
+  gP = add_into(o, gP, gram_weight_grad(o, rg.gG, P, conv, true));
   c.outputs[0] = gx;
   c.outputs[1] = gP;
   c.outputs[2] = gb;
