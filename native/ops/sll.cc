@@ -28,6 +28,7 @@
 #include <cmath>
 #include "../core/error.h"
 #include "../core/thread_pool.h"
+#include "../cpu/gemm/gemm.h"
 #include "op_util.h"
 #include "ops.h"
 
@@ -287,6 +288,23 @@ void cpu_axpy_into(const T* x, T* y, T alpha, int64_t n) {
   });
 }
 
+/// C [M, N] += op(A)·op(B) on the cpu, by blocks of rows through a small buffer (the packed GEMM of
+/// native/cpu/gemm writes C = AB; accumulating block by block avoids a full-size temporary).
+template <class T>
+void cpu_gemm_accumulate(int64_t M, int64_t N, int64_t K, const T* a, int64_t ars, int64_t acs, const T* b, int64_t brs,
+                         int64_t bcs, T* c) {
+  const int64_t rows = std::max<int64_t>(1, std::min<int64_t>(M, (int64_t(1) << 17) / std::max<int64_t>(1, N)));
+  std::vector<T> tmp(static_cast<size_t>(rows * N));
+  for (int64_t r0 = 0; r0 < M; r0 += rows) {
+    const int64_t rb = std::min(rows, M - r0);
+    gemm::gemm<T>({rb, N, K, a + r0 * ars, ars, acs, b, brs, bcs, tmp.data(), N}, num_threads());
+    T* dst = c + r0 * N;
+    parallel_for(rb * N, 1 << 15, [&](int64_t e0, int64_t e1) {
+      for (int64_t e = e0; e < e1; ++e) dst[e] += tmp[e];
+    });
+  }
+}
+
 /// acc + b, in place into acc on the cpu (acc must be a temporary of the calling op).
 Tensor add_into(const Ops& o, Tensor acc, const Tensor& b) {
   if (o.dev != Device::CPU) return o.add(acc, b);
@@ -376,7 +394,15 @@ void sll_backward(OpCall& c) {
       cpu_sll_backward_pass<TT>(gz.data<TT>(), z.data<TT>(), T.data<TT>(), s2.data<TT>(), gT.data<TT>(), gb.data<TT>(), N, m, P);
     });
     Tensor gW = conv ? o.conv_weight_grad(x, gz, W.dim(2)) : o.mm(gz, x, true);
-    gW = add_into(o, gW, conv ? o.conv_weight_grad(gy, s2, W.dim(2)) : o.mm(s2, gy, true));
+    const int64_t F = W.numel() / m;
+    if (conv) {
+      gW = add_into(o, gW, o.conv_weight_grad(gy, s2, W.dim(2)));
+    } else {
+      dispatch_float(z.dtype(), [&](auto tag) {  // gW += s2ᵀ·gy
+        using TT = decltype(tag);
+        cpu_gemm_accumulate<TT>(m, F, N, s2.data<TT>(), 1, m, gy.data<TT>(), F, 1, gW.data<TT>());
+      });
+    }
     s2 = Tensor();
     Tensor gx = conv ? o.conv_adjoint(gz, W, x.shape()) : o.mm(gz, W);
     gz = Tensor();
@@ -385,7 +411,14 @@ void sll_backward(OpCall& c) {
       cpu_axpy_into<TT>(gy.data<TT>(), gx.data<TT>(), TT(1), gx.numel());
     });
     const RescaleGrad rg = rescale_backward(o, G, q, o.scale(o.mul(gT, o.mul(T, T)), -1.0), !conv);
-    gW = add_into(o, gW, gram_weight_grad(o, rg.gG, W, conv, false));
+    if (conv) {
+      gW = add_into(o, gW, gram_weight_grad(o, rg.gG, W, conv, false));
+    } else {
+      dispatch_float(z.dtype(), [&](auto tag) {  // gW += (gG + gGᵀ)·W, gG symmetrised already
+        using TT = decltype(tag);
+        cpu_gemm_accumulate<TT>(m, F, m, rg.gG.data<TT>(), m, 1, W.data<TT>(), F, 1, gW.data<TT>());
+      });
+    }
     c.outputs[0] = gx;
     c.outputs[1] = gW;
     c.outputs[2] = gb;
@@ -476,7 +509,15 @@ void aol_backward(OpCall& c) {
   }
   const Tensor gt = o.scale(o.mul(gD, o.mul(D, o.mul(D, D))), -0.5);
   const RescaleGrad rg = rescale_backward(o, M, q, gt, !conv);
-  gP = add_into(o, gP, gram_weight_grad(o, rg.gG, P, conv, true));
+  if (!conv && c.device == Device::CPU) {
+    const int64_t n = P.dim(0), d = P.dim(1);
+    dispatch_float(P.dtype(), [&](auto tag) {  // gP += P·(gM + gMᵀ), gM symmetrised already
+      using TT = decltype(tag);
+      cpu_gemm_accumulate<TT>(n, d, d, P.data<TT>(), d, 1, rg.gG.data<TT>(), d, 1, gP.data<TT>());
+    });
+  } else {
+    gP = add_into(o, gP, gram_weight_grad(o, rg.gG, P, conv, true));
+  }
   c.outputs[0] = gx;
   c.outputs[1] = gP;
   c.outputs[2] = gb;
