@@ -4,7 +4,8 @@
  * formulas on the same thread count in the same run (bench/torch/<layer>.py, when a Python with torch
  * is installed), and compares peak memory.
  *
- * Peak memory (both sides measured the same way, each row in a fresh process): after one warm-up
+ * Peak memory (both sides measured the same way, each row in a fresh process with MALLOC_MMAP_THRESHOLD_
+ * fixed at 64 KiB, see MEM_ENV): after one warm-up
  * forward + backward, the peak resident set (VmHWM) is reset through /proc/self/clear_refs, one more
  * forward + backward runs, and the row reports VmHWM − VmRSS measured just before it: the memory the
  * step needs on top of the parameters, inputs and the library's warm state.
@@ -106,10 +107,19 @@ export function measurePeak(i: number): number {
   return peak;
 }
 
+/**
+ * Environment of the memory-measuring children (both sides): a fixed glibc mmap threshold (64 KiB)
+ * turns off malloc's dynamic threshold, so every large buffer is mapped when allocated and unmapped
+ * when freed and VmHWM sees each step's real peak of live buffers; with the dynamic threshold a
+ * buffer freed in the warm-up step may stay in the heap and be reused (not counted) or not, which made
+ * the same row read anywhere from 0 to 230 MiB from run to run.
+ */
+const MEM_ENV = { ...process.env, MALLOC_MMAP_THRESHOLD_: '65536' };
+
 /** Runs measurePeak(i) in a fresh Node process on `threads` threads. */
 function peakInChild(i: number, threads: number): number | null {
   const r = spawnSync(process.execPath, ['-e', `const ol = require(${JSON.stringify(require.resolve('../index'))}); ol.setNumThreads(${threads});` +
-    ` console.log(JSON.stringify(require(${JSON.stringify(__filename)}).measurePeak(${i})));`], { encoding: 'utf8', env: process.env, timeout: 600_000 });
+    ` console.log(JSON.stringify(require(${JSON.stringify(__filename)}).measurePeak(${i})));`], { encoding: 'utf8', env: MEM_ENV, timeout: 600_000 });
   if (r.status !== 0) return null;
   return Number(r.stdout.trim().split('\n').pop());
 }
@@ -139,7 +149,7 @@ export function benchLayers(opts: { threads?: number; only?: string[]; repeats?:
       Object.assign(torchTimes, t.seconds);
       torchNote = `PyTorch ${t.version}`;
       const { python } = findTorchPython();
-      const m = spawnSync(python!, [`${torchScriptDir()}/${s}.py`, String(threads), '1', 'mem'], { encoding: 'utf8', timeout: 600_000 });
+      const m = spawnSync(python!, [`${torchScriptDir()}/${s}.py`, String(threads), '1', 'mem'], { encoding: 'utf8', env: MEM_ENV, timeout: 600_000 });
       if (m.status === 0) {
         for (const [k, v] of Object.entries(JSON.parse(m.stdout.trim().split('\n').pop()!) as Record<string, unknown>))
           if (typeof v === 'number') torchMem[k] = v;
