@@ -26,7 +26,7 @@ describe.each(devices)('AOL layers on %s', (device) => {
     const [N, d, n] = [3, 5, 4];
     const layer = new ol.nn.AOLDense(d, n, opts);
     randomize(layer);
-    checkAgainstReference(layer, [layer.weight, layer.bias, layer.q],
+    checkAgainstReference(layer, [layer.weight, layer.bias, layer.q!],
       (x, w, b, q) => aolDenseRef(x, w, b, q, { N, F: d, m: n })[0], [N, d], device);
     layer.dispose();
   });
@@ -35,7 +35,7 @@ describe.each(devices)('AOL layers on %s', (device) => {
     const [N, C, O, H, W] = [2, 3, 2, 4, 5];
     const layer = new ol.nn.AOLConv2d(C, O, { kernelSize: k, ...opts });
     randomize(layer);
-    checkAgainstReference(layer, [layer.weight, layer.bias, layer.q],
+    checkAgainstReference(layer, [layer.weight, layer.bias, layer.q!],
       (x, w, b, q) => aolConvRef(x, w, b, q, { N, F: C, m: O, H, W, k })[0], [N, C, H, W], device);
     layer.dispose();
   });
@@ -98,7 +98,7 @@ describe.each(devices)('AOL layers on %s', (device) => {
   test('state dicts: 1LLC names and shapes, round trip gives the same function', () => {
     const c = new ol.nn.AOLConv2d(2, 3, { kernelSize: 5, dtype: 'float64', device });
     expect(Object.fromEntries(Object.entries(c.stateDict()).map(([k, t]) => [k, t.shape]))).toEqual({
-      'parametrizations.weight.original': [3, 2, 5, 5], bias: [3], q: [2],
+      'parametrizations.weight.original': [3, 2, 5, 5], bias: [3],
     });
     randomize(c);
     const c2 = new ol.nn.AOLConv2d(2, 3, { kernelSize: 5, dtype: 'float64', device });
@@ -106,7 +106,10 @@ describe.each(devices)('AOL layers on %s', (device) => {
     const x = ol.tensor(randArray(2 * 16), { shape: [1, 2, 4, 4], dtype: 'float64', device });
     expect(Array.from(ol.noGrad(() => c2.forward(x)).data())).toEqual(Array.from(ol.noGrad(() => c.forward(x)).data()));
     const d = new ol.nn.AOLDense(5, 4, { dtype: 'float64', device });
-    expect(Object.fromEntries(Object.entries(d.stateDict()).map(([k, t]) => [k, t.shape]))).toEqual({ weight: [4, 5], bias: [4], q: [5] });
+    expect(Object.fromEntries(Object.entries(d.stateDict()).map(([k, t]) => [k, t.shape]))).toEqual({ weight: [4, 5], bias: [4] });
+    const dq = new ol.nn.AOLDense(5, 4, { dtype: 'float64', device, learnQ: true });
+    expect(Object.fromEntries(Object.entries(dq.stateDict()).map(([k, t]) => [k, t.shape]))).toEqual({ weight: [4, 5], bias: [4], q: [5] });
+    dq.dispose();
     for (const m of [c, c2, d]) m.dispose();
     x.dispose();
   });

@@ -6,7 +6,7 @@
 import { check } from '../errors';
 import { tensor, zeros } from '../ops/creation';
 import { requireTensor } from '../ops/run';
-import { Tensor } from '../tensor';
+import { keep, Tensor } from '../tensor';
 import { Module } from './module';
 import { nextSeed, ParamOptions, uniformInit } from './layers';
 import { oddKernelSize, ScaleCache } from './sll';
@@ -21,6 +21,24 @@ function positiveInt(v: unknown, op: string, arg: string): number {
 export interface AOLOptions extends ParamOptions {
   /** Learn the SLL-style weights q (a parameter `q` [in], initialised to 0). Default false (q fixed at 0, not in the state dict). */
   learnQ?: boolean;
+}
+
+/** q of an AOL layer: the learned parameter, or zeros of the weight's dtype and device (not saved). @internal */
+class QSource {
+  private fixed: Tensor | null = null;
+  constructor(readonly learned: Tensor | null, private readonly n: number) {}
+  get(weight: Tensor): Tensor {
+    if (this.learned) return this.learned;
+    if (this.fixed === null || this.fixed.device !== weight.device || this.fixed.dtype !== weight.dtype) {
+      this.fixed?.dispose();
+      this.fixed = keep(zeros([this.n], { dtype: weight.dtype as 'float32' | 'float64', device: weight.device }));
+    }
+    return this.fixed;
+  }
+  dispose(): void {
+    this.fixed?.dispose();
+    this.fixed = null;
+  }
 }
 
 /** Holds one parameter under a nested name (`parametrizations.weight.original`). @internal */
@@ -44,7 +62,9 @@ class Holder extends Module {
 export class AOLDense extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
-  readonly q: Tensor;
+  /** The learned q [in] (`learnQ`), else null (q = 0). */
+  readonly q: Tensor | null;
+  private readonly qs: QSource;
   private readonly cache = new ScaleCache();
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: AOLOptions = {}) {
     super();
@@ -54,14 +74,14 @@ export class AOLDense extends Module {
     const o = { dtype: options.dtype ?? 'float32', device: options.device ?? 'cpu' } as const;
     this.weight = this.registerParameter('weight', uniformInit([outFeatures, inFeatures], 1 / Math.sqrt(inFeatures), seed, options));
     this.bias = this.registerParameter('bias', zeros([outFeatures], o));
-    this.q = zeros([inFeatures], o);
-    if (options.learnQ) this.registerParameter('q', this.q);
-    else this.registerBuffer('q', this.q);
+    this.q = options.learnQ ? this.registerParameter('q', zeros([inFeatures], o)) : null;
+    this.qs = new QSource(this.q, inFeatures);
   }
   forward(x: Tensor): Tensor {
     requireTensor(x, 'AOLDense', 'x');
     check(x.ndim === 2 && x.shape[1] === this.inFeatures, 'ERR_SHAPE', () => `AOLDense: 'x' must have shape [N, ${this.inFeatures}], got [${x.shape}]`);
-    return this.cache.run(this, 'aol_dense', x, this.weight, this.bias, this.q, [this.weight, this.bias, this.q]);
+    const q = this.qs.get(this.weight);
+    return this.cache.run(this, 'aol_dense', x, this.weight, this.bias, q, [this.weight, this.bias, q]);
   }
   /** 1: ‖P·diag(D)‖₂ ≤ 1 by the Gershgorin bound, exact in real arithmetic; assumes the rounding of D (~in·ε) is negligible. */
   lipschitzBound(): number {
@@ -73,6 +93,7 @@ export class AOLDense extends Module {
   }
   override dispose(): void {
     this.cache.clear();
+    this.qs.dispose();
     super.dispose();
   }
 }
@@ -90,9 +111,12 @@ export interface AOLConv2dOptions extends AOLOptions {
  * `q` [in] with `learnQ`. D cached in eval mode until a parameter changes.
  */
 export class AOLConv2d extends Module {
+  /** The raw kernel (state dict `parametrizations.weight.original`). */
   readonly weight: Tensor;
   readonly bias: Tensor;
-  readonly q: Tensor;
+  /** The learned q [in] (`learnQ`), else null (q = 0). */
+  readonly q: Tensor | null;
+  private readonly qs: QSource;
   readonly kernelSize: number;
   private readonly cache = new ScaleCache();
   constructor(readonly inChannels: number, readonly outChannels: number, options: AOLConv2dOptions) {
@@ -108,14 +132,14 @@ export class AOLConv2d extends Module {
     const holder = this.registerModule('parametrizations', new Holder()).child('weight', new Holder());
     this.weight = holder.param('original', tensor(dirac, { shape: [outChannels, inChannels, k, k], ...o }));
     this.bias = this.registerParameter('bias', zeros([outChannels], o));
-    this.q = zeros([inChannels], o);
-    if (options.learnQ) this.registerParameter('q', this.q);
-    else this.registerBuffer('q', this.q);
+    this.q = options.learnQ ? this.registerParameter('q', zeros([inChannels], o)) : null;
+    this.qs = new QSource(this.q, inChannels);
   }
   forward(x: Tensor): Tensor {
     requireTensor(x, 'AOLConv2d', 'x');
     check(x.ndim === 4 && x.shape[1] === this.inChannels, 'ERR_SHAPE', () => `AOLConv2d: 'x' must have shape [N, ${this.inChannels}, H, W], got [${x.shape}]`);
-    return this.cache.run(this, 'aol_conv2d', x, this.weight, this.bias, this.q, [this.weight, this.bias, this.q]);
+    const q = this.qs.get(this.weight);
+    return this.cache.run(this, 'aol_conv2d', x, this.weight, this.bias, q, [this.weight, this.bias, q]);
   }
   /** 1: by the Gershgorin bound on JᵀJ (see AOLDense.lipschitzBound; the same rounding assumption). */
   lipschitzBound(): number {
@@ -127,6 +151,7 @@ export class AOLConv2d extends Module {
   }
   override dispose(): void {
     this.cache.clear();
+    this.qs.dispose();
     super.dispose();
   }
 }
