@@ -26,7 +26,9 @@ export function oddKernelSize(v: unknown, op: string): number {
 /**
  * The eval-mode cache of a layer's rescaling vector (T or D): valid while the versions of the
  * parameters it was computed from are unchanged (optimizer steps, assign, loadStateDict and Module.to
- * bump them).
+ * bump them). Used only where no gradient is recorded (eval mode inside `ol.noGrad`, or with no input
+ * and no parameter requiring grad): a recorded call needs the Gram for its backward, so an eval-mode
+ * forward with recording on (e.g. an attack differentiating in x) recomputes T / D.
  * @internal
  */
 export class ScaleCache {
