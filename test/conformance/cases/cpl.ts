@@ -13,7 +13,7 @@ import { dot, vjpByFiniteDifferences } from './shuffle';
 const EPS = 1e-4;
 
 /** The operator A of a CPL layer and its adjoint, on one sample. */
-interface Op {
+export interface Op {
   apply(W: ArrayLike<number>, x: ArrayLike<number>): Float64Array;
   adjoint(W: ArrayLike<number>, y: ArrayLike<number>): Float64Array;
   /** ∂⟨A(W) x, y⟩/∂W. */
@@ -24,7 +24,7 @@ interface Op {
   biasOf(o: number): number;
 }
 
-function denseOp(m: number, d: number): Op {
+export function denseOp(m: number, d: number): Op {
   return {
     inSize: d,
     outSize: m,
@@ -48,7 +48,7 @@ function denseOp(m: number, d: number): Op {
 }
 
 /** K [m, c, k, k] on [c, H, W] maps, stride 1, zero padding k//2. */
-function convOp(m: number, c: number, k: number, H: number, Wd: number): Op {
+export function convOp(m: number, c: number, k: number, H: number, Wd: number): Op {
   const p = (k - 1) / 2;
   // Visits every (output o, input i, kernel index w) triple of the convolution.
   const each = (f: (o: number, i: number, w: number) => void) => {
@@ -88,7 +88,7 @@ function convOp(m: number, c: number, k: number, H: number, Wd: number): Op {
 const sample = (a: ArrayLike<number>, n: number, size: number) => Array.prototype.slice.call(a, n * size, (n + 1) * size) as number[];
 
 /** y = x − h·Aᵀ relu(A x + b) for every sample. */
-function refForward(A: Op, N: number, x: ArrayLike<number>, W: ArrayLike<number>, b: ArrayLike<number>, sigma: number): Float64Array {
+export function refForward(A: Op, N: number, x: ArrayLike<number>, W: ArrayLike<number>, b: ArrayLike<number>, sigma: number): Float64Array {
   const h = 2 / (sigma * sigma + EPS);
   const y = new Float64Array(N * A.inSize);
   for (let n = 0; n < N; n++) {
@@ -102,7 +102,7 @@ function refForward(A: Op, N: number, x: ArrayLike<number>, W: ArrayLike<number>
 }
 
 /** [gx, gW, gb, gsigma] of ⟨gy, y⟩ by the chain rule, sample by sample. */
-function refBackward(A: Op, N: number, gy: ArrayLike<number>, x: ArrayLike<number>, W: ArrayLike<number>, b: ArrayLike<number>, sigma: number, nb: number) {
+export function refBackward(A: Op, N: number, gy: ArrayLike<number>, x: ArrayLike<number>, W: ArrayLike<number>, b: ArrayLike<number>, sigma: number, nb: number) {
   const den = sigma * sigma + EPS;
   const h = 2 / den;
   const gx = new Float64Array(N * A.inSize);
