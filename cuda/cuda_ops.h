@@ -14,5 +14,8 @@ void register_cuda_matmul(Registry& r);
 void register_cuda_shuffle(Registry& r);
 void register_cuda_pooling(Registry& r);
 void register_cuda_conv2d(Registry& r);
+void register_cuda_optim(Registry& r);
 void register_cuda_spectral(Registry& r);
+void register_cuda_fft(Registry& r);
+void register_cuda_linalg_complex(Registry& r);
 }  // namespace onelip

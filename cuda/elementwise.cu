@@ -1,5 +1,5 @@
-// CUDA kernels of the elementwise ops: add sub mul div (numpy broadcasting), neg abs exp log sqrt relu,
-// scale, clamp, cast. The per-element math is the single-source functors of math.cuh, shared with the
+// CUDA kernels of the elementwise ops: add sub mul div eq (numpy broadcasting), neg abs exp log sqrt relu
+// softplus sigmoid sign, scale, clamp, cast. The per-element math is the single-source functors of math.cuh, shared with the
 // CPU kernels.
 #include "../native/core/shape_util.h"
 #include "../native/ops/ops.h"
@@ -152,20 +152,24 @@ void cast_op(OpCall& c) {
 
 }  // namespace
 
-/// Registers the CUDA kernels of add, sub, mul, div (same-shape vectorised path, or a walk of the
-/// collapsed broadcast plan), neg, abs, exp, log, sqrt, relu, scale, clamp and cast (one map kernel
+/// Registers the CUDA kernels of add, sub, mul, div, eq (same-shape vectorised path, or a walk of the
+/// collapsed broadcast plan), neg, abs, exp, log, sqrt, relu, softplus, sigmoid, sign, scale, clamp and cast (one map kernel
 /// with a math.cuh functor). One thread per element (grid-stride), 64-bit indices.
 void register_cuda_elementwise(Registry& r) {
   r.kernel("add", Device::CUDA, binary_op<math::Add, true>);
   r.kernel("sub", Device::CUDA, binary_op<math::Sub, true>);
   r.kernel("mul", Device::CUDA, binary_op<math::Mul, true>);
   r.kernel("div", Device::CUDA, binary_op<math::Div, false>);
+  r.kernel("eq", Device::CUDA, binary_op<math::Eq, false>);
   r.kernel("neg", Device::CUDA, [](OpCall& c) { unary_op<math::Neg, true>(c); });
   r.kernel("abs", Device::CUDA, [](OpCall& c) { unary_op<math::Abs, true>(c); });
   r.kernel("exp", Device::CUDA, [](OpCall& c) { unary_op<math::Exp, false>(c); });
   r.kernel("log", Device::CUDA, [](OpCall& c) { unary_op<math::Log, false>(c); });
   r.kernel("sqrt", Device::CUDA, [](OpCall& c) { unary_op<math::Sqrt, false>(c); });
   r.kernel("relu", Device::CUDA, [](OpCall& c) { unary_op<math::Relu, false>(c); });
+  r.kernel("softplus", Device::CUDA, [](OpCall& c) { unary_op<math::Softplus, false>(c); });
+  r.kernel("sigmoid", Device::CUDA, [](OpCall& c) { unary_op<math::Sigmoid, false>(c); });
+  r.kernel("sign", Device::CUDA, [](OpCall& c) { unary_op<math::Sign, false>(c); });
   r.kernel("scale", Device::CUDA, [](OpCall& c) {
     math::Scale f{c.attrs.get_float("alpha"), c.attrs.get_float("beta", 0.0)};
     unary_op<math::Scale, false>(c, f);

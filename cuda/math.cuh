@@ -31,6 +31,8 @@ struct Mul {
   OL_HD int32_t operator()(int32_t a, int32_t b) const { return wrap_i32(uint32_t(a) * uint32_t(b)); }
 };
 struct Div { template <class T> OL_HD T operator()(T a, T b) const { return a / b; } };
+/// 1 where a == b, else 0 (NaN equals nothing), in the inputs' float type.
+struct Eq { template <class T> OL_HD T operator()(T a, T b) const { return a == b ? T(1) : T(0); } };
 
 // ---- unary ----
 struct Neg {
@@ -47,6 +49,24 @@ struct Log { template <class T> OL_HD T operator()(T x) const { return std::log(
 struct Sqrt { template <class T> OL_HD T operator()(T x) const { return std::sqrt(x); } };
 /// relu keeps NaN (x < 0 is false for NaN, so the NaN is returned as it is).
 struct Relu { template <class T> OL_HD T operator()(T x) const { return x < T(0) ? T(0) : x; } };
+/// log(1 + eˣ) as max(x, 0) + log1p(e^−|x|): no overflow for large x, full precision for very negative x.
+struct Softplus {
+  template <class T> OL_HD T operator()(T x) const {
+    const T pos = x > T(0) ? x : T(0);
+    return pos + std::log1p(std::exp(-(x < T(0) ? -x : x)));
+  }
+};
+/// 1 / (1 + e^−x), evaluated through e^−|x| ≤ 1 so neither branch overflows; NaN stays NaN.
+struct Sigmoid {
+  template <class T> OL_HD T operator()(T x) const {
+    const T e = std::exp(-(x < T(0) ? -x : x));
+    return x < T(0) ? e / (T(1) + e) : T(1) / (T(1) + e);
+  }
+};
+/// −1, 0 or 1 by the sign of x; ±0 and NaN are returned as they are.
+struct Sign {
+  template <class T> OL_HD T operator()(T x) const { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : x); }
+};
 struct Scale {
   double alpha, beta;
   template <class T> OL_HD T operator()(T x) const { return T(alpha) * x + T(beta); }
@@ -159,6 +179,75 @@ struct Max {
 /// Identity of Max: -inf for floats, INT32_MIN for int32.
 template <class T> OL_HD T max_identity() { return -INFINITY; }
 template <> OL_HD int32_t max_identity<int32_t>() { return -2147483647 - 1; }
+
+}  // namespace math
+}  // namespace onelip
+
+namespace onelip {
+namespace math {
+
+// ---- optimizer updates (native/cpu/optim.cc, cuda/optim.cu): PyTorch's torch.optim formulas ----
+
+// The structural choices (momentum buffer or not, its first step, nesterov, amsgrad, which lerp form)
+// are template flags, so the CPU loops have no control flow and vectorise; the rest are scalars
+// prepared on the host in double.
+
+/// One element of an SGD step (torch.optim.SGD): d = g + wd·p (wd = 0 adds 0·p); with a momentum buffer
+/// b: b ← d on the buffer's first step (kInit), else momentum·b + (1 − dampening)·d; then
+/// d ← d + momentum·b (kNesterov) or d ← b; finally p ← p − lr·d.
+template <class T>
+struct SgdStep {
+  T lr, weight_decay, momentum, one_minus_dampening;
+  template <bool kBuf, bool kInit, bool kNesterov>
+  OL_HD void apply(T* p, T g, T* buf) const {
+    T d = g + weight_decay * *p;
+    if (kBuf) {
+      const T b = kInit ? d : momentum * *buf + one_minus_dampening * d;
+      *buf = b;
+      d = kNesterov ? d + momentum * b : b;
+    }
+    *p = *p - lr * d;
+  }
+};
+
+/// PyTorch's lerp(a, b, w): a + w·(b − a) for |w| < 0.5 (kLow), else b − (b − a)·(1 − w).
+template <bool kLow, class T>
+OL_HD T lerp(T a, T b, T w) {
+  return kLow ? a + w * (b - a) : b - (b - a) * (T(1) - w);
+}
+
+/// max that propagates NaN from either side (torch.maximum).
+template <class T>
+OL_HD T nan_max(T a, T b) {
+  const T m = a > b ? a : b;  // b NaN: b
+  return a != a ? a : m;      // two selects, no branch
+}
+
+/// One element of an Adam / AdamW step (torch.optim.Adam / AdamW, step t ≥ 1):
+///   g ← g + l2·p (Adam's weight decay; l2 = 0 for AdamW);  p ← p·decay (AdamW: 1 − lr·wd; Adam: 1)
+///   m ← lerp(m, g, 1 − β1);  v ← β2·v + (1 − β2)·g²;  amsgrad (kMax): vmax ← max(vmax, v), NaN propagating
+///   p ← p − step_size · m / (sqrt(v or vmax) / sqrt(1 − β2^t) + eps),  step_size = lr / (1 − β1^t).
+/// kLow: 1 − β1 < 0.5 (PyTorch's lerp branch).
+template <class T>
+struct AdamStep {
+  T beta1, beta2, eps, l2, decay, step_size, bias_correction2_sqrt;
+  template <bool kMax, bool kLow>
+  OL_HD void apply(T* p, T g, T* m, T* v, T* vmax) const {
+    const T p0 = *p;
+    g = g + l2 * p0;
+    const T mv = lerp<kLow>(*m, g, T(1) - beta1);
+    const T vv = beta2 * *v + (T(1) - beta2) * g * g;
+    *m = mv;
+    *v = vv;
+    T s = vv;
+    if (kMax) {
+      s = nan_max(vv, *vmax);
+      *vmax = s;
+    }
+    const T denom = std::sqrt(s) / bias_correction2_sqrt + eps;
+    *p = p0 * decay - step_size * mv / denom;
+  }
+};
 
 }  // namespace math
 }  // namespace onelip

@@ -10,7 +10,9 @@ export type ErrorCode =
   | 'ERR_CUDA'
   | 'ERR_OUT_OF_MEMORY'
   | 'ERR_INTERNAL'
-  | 'ERR_ADDON_LOAD';
+  | 'ERR_ADDON_LOAD'
+  | 'ERR_CHECKPOINT'
+  | 'ERR_GRADCHECK';
 
 /**
  * The one error type of onelip. `code` says what kind of failure it is; the message names the op or

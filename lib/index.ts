@@ -12,6 +12,12 @@ export { OnelipError, ErrorCode } from './errors';
 export { Tensor, DType, Device, TypedArray, NestedArray, tidy, keep } from './tensor';
 export { tensor, zeros, ones, full, rand, randn, CreateOptions, RandomOptions } from './ops/creation';
 export * as ops from './ops';
+export * as optim from './optim';
+export * as io from './io';
+export { noGrad, isGradEnabled, BackwardOptions } from './autograd/tape';
+export * as nn from './nn';
+export * as loss from './nn/loss';
+export { gradcheck, GradcheckOptions, GradcheckReport, GradcheckMismatch } from './autograd/gradcheck';
 
 /** The package version. */
 export const version: string = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')).version;

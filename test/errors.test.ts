@@ -71,7 +71,7 @@ describe('OnelipError from the public API', () => {
       ol.tidy(() => {
         const a = randTensor([2, 3]);
         const b = randTensor([4, 5]);
-        for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+        for (const op of ['add', 'sub', 'mul', 'div', 'eq'] as const) {
           expectError(() => ol.ops[op](a.t, b.t), 'ERR_SHAPE', [`${op}:`, '[2, 3]', '[4, 5]', 'broadcast']);
         }
         expectIntact(a.t, a.data);
@@ -209,10 +209,11 @@ describe('OnelipError from the public API', () => {
     test('float-only ops on int32', () => {
       ol.tidy(() => {
         const c = randTensor([3], { dtype: 'int32' });
-        for (const op of ['exp', 'log', 'sqrt', 'relu'] as const) {
+        for (const op of ['exp', 'log', 'sqrt', 'relu', 'softplus', 'sigmoid', 'sign'] as const) {
           expectError(() => ol.ops[op](c.t), 'ERR_DTYPE', [op, 'input 0', 'int32', 'float32', 'float64']);
         }
         expectError(() => ol.ops.div(c.t, c.t), 'ERR_DTYPE', ['div', 'int32', 'expected one of float32, float64']);
+        expectError(() => ol.ops.eq(c.t, c.t), 'ERR_DTYPE', ['eq', 'int32', 'expected one of float32, float64']);
         expectError(() => ol.ops.mean(c.t), 'ERR_DTYPE', ['mean', 'int32']);
         expectError(() => ol.ops.scale(c.t, 2), 'ERR_DTYPE', ['scale', 'int32']);
         expectIntact(c.t, c.data);
@@ -305,6 +306,46 @@ describe('OnelipError from the public API', () => {
     test('random seeds must be non-negative integers', () => {
       expectError(() => ol.rand([2], { seed: -1 }), 'ERR_ARGUMENT', ['rand', 'seed', 'non-negative', '-1']);
       expectError(() => ol.randn([2], { seed: 1.5 }), 'ERR_ARGUMENT', ['randn', 'seed', 'integer', '1.5']);
+    });
+  });
+
+  describe('autograd and nn', () => {
+    test('backward, grad, assign, noGrad, gradcheck: bad arguments', () => {
+      ol.tidy(() => {
+        const x = ol.tensor([1, 2], { requiresGrad: true });
+        const y = ol.ops.mul(x, x);
+        expectError(() => y.backward([1, 1] as unknown as ol.Tensor), 'ERR_ARGUMENT', ['backward', 'grad', 'Tensor']);
+        expectError(() => y.backward(ol.ones([3])), 'ERR_SHAPE', ['backward', 'grad', '[2]', '[3]']);
+        expectError(() => y.backward(undefined, 5 as unknown as ol.BackwardOptions), 'ERR_ARGUMENT', ['backward', 'options']);
+        expectError(() => { x.grad = ol.ones([3]); }, 'ERR_SHAPE', ['Tensor.grad', '[2]', '[3]']);
+        expectError(() => x.assign(ol.ones([2], { dtype: 'float64' })), 'ERR_SHAPE', ['Tensor.assign', 'float32', 'float64']);
+        expectError(() => ol.noGrad(3 as unknown as () => void), 'ERR_ARGUMENT', ['noGrad', 'function']);
+        expectError(() => ol.tensor([1, 2], { dtype: 'int32', requiresGrad: true }), 'ERR_DTYPE', ['requiresGrad', 'float32', 'int32']);
+        expectError(() => ol.gradcheck(null as unknown as () => ol.Tensor, [x]), 'ERR_ARGUMENT', ['gradcheck', 'fn']);
+        expectError(() => ol.gradcheck((a) => a, []), 'ERR_ARGUMENT', ['gradcheck', 'inputs']);
+        expectError(() => ol.gradcheck((a) => a, [x]), 'ERR_DTYPE', ['gradcheck', 'inputs[0]', 'float32', 'float64']);
+        const d = ol.tensor([1, 2], { dtype: 'float64' });
+        expectError(() => ol.gradcheck(() => ol.ones([1]), [d]), 'ERR_DTYPE', ['gradcheck', 'float64', 'float32']);
+        expectIntact(d, [1, 2]);
+      });
+    });
+
+    test('modules: bad sizes, options and state dicts', () => {
+      expectError(() => new ol.nn.Linear(0, 2), 'ERR_ARGUMENT', ['Linear', 'inFeatures', 'positive integer', '0']);
+      expectError(() => new ol.nn.Linear(2, 2.5), 'ERR_ARGUMENT', ['Linear', 'outFeatures', '2.5']);
+      expectError(() => new ol.nn.Linear(2, 2, { seed: -1 }), 'ERR_ARGUMENT', ['seed']);
+      expectError(() => new ol.nn.Conv2d(1, 2, { kernelSize: 0 }), 'ERR_ARGUMENT', ['Conv2d', 'kernelSize']);
+      expectError(() => new ol.nn.Conv2d(1, 2, { kernelSize: 3, padding: -1 }), 'ERR_ARGUMENT', ['Conv2d', 'padding']);
+      expectError(() => new ol.nn.PaddingChannels(-3), 'ERR_ARGUMENT', ['PaddingChannels', 'channels']);
+      expectError(() => ol.nn.manualSeed(1.5), 'ERR_ARGUMENT', ['manualSeed', 'seed']);
+      const m = new ol.nn.Linear(3, 2, { seed: 1 });
+      const before = Array.from(m.weight.data());
+      expectError(() => m.forward(ol.ones([2, 4])), 'ERR_SHAPE', ['Linear', 'x', '[..., 3]', '[2,4]']);
+      expectError(() => m.loadStateDict(null as unknown as Record<string, ol.Tensor>), 'ERR_ARGUMENT', ['loadStateDict', 'object']);
+      expectError(() => m.loadStateDict({ weight: [1] as unknown as ol.Tensor, bias: m.bias! }), 'ERR_ARGUMENT', ['loadStateDict', "'weight'", 'Tensor']);
+      expectError(() => m.to('gpu' as ol.Device), 'ERR_DEVICE', ['Module.to', 'gpu']);
+      expect(Array.from(m.weight.data())).toEqual(before);
+      m.dispose();
     });
   });
 

@@ -277,6 +277,7 @@ function fuzzChild(cfg: ChildConfig): void {
     sqrt: [1, 1], relu: [1, 1], scale: [1, 1], clamp: [1, 1], cast: [1, 1], sum: [1, 1], mean: [1, 1], max: [1, 1],
     permute: [1, 1], slice: [1, 1], concat: [1, 5], fill: [0, 0], rand: [0, 0], randn: [0, 0],
     conv2d: [2, 3], conv_transpose2d: [2, 3], conv2d_backward_input: [2, 2], conv2d_backward_weight: [2, 2],
+    sgd_step: [2, 3], adam_step: [4, 5],
     kernel_self_correlation: [1, 1], kernel_self_correlation_backward: [2, 2], power_iteration_dense: [2, 2],
     power_iteration_conv: [2, 2],
   };
@@ -287,6 +288,8 @@ function fuzzChild(cfg: ChildConfig): void {
     randn: ['shape', 'dtype', 'seed', 'mean', 'std'],
     conv2d: ['stride', 'padding'], conv_transpose2d: ['stride', 'padding', 'outputPadding'],
     conv2d_backward_input: ['stride', 'padding', 'inputShape'], conv2d_backward_weight: ['stride', 'padding', 'kernelSize'],
+    sgd_step: ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'initBuffer'],
+    adam_step: ['lr', 'step', 'beta1', 'beta2', 'eps', 'weightDecay', 'decoupled'],
     power_iteration_dense: ['iters'], power_iteration_conv: ['iters', 'stride', 'padding'],
   };
   const ALL_KEYS = ['alpha', 'beta', 'min', 'max', 'dtype', 'axes', 'keepDims', 'perm', 'begin', 'end', 'axis',
@@ -304,6 +307,7 @@ function fuzzChild(cfg: ChildConfig): void {
       case 'stride': case 'padding': case 'kernelSize': case 'outputPadding':
         return chance(0.5) ? int(-1, 8) : pick([[int(0, 3), int(0, 3)], [1], [1, 2, 3], [], [2 ** 31, 1], [1.5, 1], ['1'], 2 ** 40]);
       case 'dtype': return pick(['float32', 'float64', 'int32', 'float16', '', 'int64', 7]);
+      case 'nesterov': case 'initBuffer': case 'decoupled': return pick([true, false, 1, 'true', null]);
       case 'keepDims': return pick([true, false, 1, 0, 'true', null]);
       case 'axis': case 'seed': return pick([int(-4, 4), int(0, 1000), 1.5, -1, 2 ** 53, 2 ** 53 + 2, NaN, Infinity]);
       default: return pick([int(-5, 5), rnd() * 10 - 5, NaN, Infinity, -Infinity, 1e300, -1e300, 2 ** 31, 0.5]);

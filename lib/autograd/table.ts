@@ -37,13 +37,37 @@ const table = new Map<string, GradientEntry>();
 
 /** Registers the gradient of `op`. Registering one op twice is a programming error. */
 export function defineGradient(op: string, entry: GradientEntry): void {
-  if (table.has(op)) throw new OnelipError('ERR_INTERNAL', `defineGradient: '${op}' already has a gradient entry`);
+  if (table.has(op) || nonDifferentiable.has(op)) throw new OnelipError('ERR_INTERNAL', `defineGradient: '${op}' already has a gradient entry`);
   table.set(op, entry);
 }
 
 /** The gradient entry of `op`, or undefined for ops that are not differentiable. */
 export function gradientOf(op: string): GradientEntry | undefined {
   return table.get(op);
+}
+
+const nonDifferentiable = new Map<string, string>();
+
+/**
+ * Declares that `op` has no gradient (comparisons, random numbers, integer ops, power iterations...):
+ * the tape does not record it, its outputs are constants. `why` is shown by tests and docs. Every
+ * registered op must have either a gradient entry or this declaration (test/autograd.test.ts).
+ */
+export function defineNonDifferentiable(op: string, why: string): void {
+  if (table.has(op) || nonDifferentiable.has(op)) {
+    throw new OnelipError('ERR_INTERNAL', `defineNonDifferentiable: '${op}' already has a gradient decision`);
+  }
+  nonDifferentiable.set(op, why);
+}
+
+/** Whether `op` was declared non-differentiable. */
+export function isNonDifferentiable(op: string): boolean {
+  return nonDifferentiable.has(op);
+}
+
+/** The non-differentiable ops with their reasons, sorted by name. */
+export function nonDifferentiableOps(): [string, string][] {
+  return [...nonDifferentiable.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
 }
 
 /** Names of the ops with a gradient entry, sorted. */

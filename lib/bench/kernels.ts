@@ -153,6 +153,65 @@ function convCases(): Case[] {
   ];
 }
 
+/**
+ * rfft2 followed by irfft2 of x [planes..., h, w] (the Cayley convolution's transforms). Flops by the
+ * usual FFT convention: 2.5·N·log2(N) per real transform of N = h·w points, two transforms per plane.
+ */
+function fftCase(shape: number[], dtype: 'float32' | 'float64'): Case {
+  const n = shape[shape.length - 2] * shape[shape.length - 1];
+  const planes = shape.slice(0, -2).reduce((a, b) => a * b, 1);
+  return {
+    kernel: dtype === 'float32' ? 'rfft2+irfft2 f32' : 'rfft2+irfft2 f64',
+    shape: `[${shape.join(', ')}]`,
+    dtype,
+    flops: 2 * planes * 2.5 * n * Math.log2(n),
+    torch: { script: 'fft_solve', entry: `rfft2+irfft2 ${dtype === 'float32' ? 'f32' : 'f64'} [${shape.join(', ')}]` },
+    setup: () => {
+      const x = ol.randn(shape, { seed: 4, dtype });
+      const size: [number, number] = [shape[shape.length - 2], shape[shape.length - 1]];
+      return {
+        run: () => ol.tidy(() => { ol.ops.irfft2(ol.ops.rfft2(x), { size }); }),
+        dispose: () => x.dispose(),
+      };
+    },
+  };
+}
+
+/** A batch of well-conditioned complex matrices I + 0.1·N(0, 1)/√n, [batch, n, n, 2]. */
+function nearIdentity(batch: number, n: number, dtype: 'float32' | 'float64'): ol.Tensor {
+  return ol.tidy(() => {
+    const eye = new Float64Array(2 * n * n);
+    for (let i = 0; i < n; i++) eye[2 * (i * n + i)] = 1;
+    const noise = ol.randn([batch, n, n, 2], { seed: 5, dtype, std: 0.1 / Math.sqrt(n) });
+    return ol.ops.add(noise, ol.tensor(eye, { shape: [n, n, 2], dtype }));
+  });
+}
+
+/**
+ * solve_complex with k = n right-hand sides (the Cayley map's (I + A)⁻¹(I − A)) or inverse_complex, on
+ * [batch, n, n, 2]. Flops: the LU's 8/3·n³ plus the two triangular solves' 8·n²·k (k = n), per matrix.
+ */
+function solveCase(kind: 'solve' | 'inverse', batch: number, n: number, dtype: 'float32' | 'float64'): Case {
+  return {
+    kernel: `${kind}_complex ${dtype === 'float32' ? 'f32' : 'f64'}`,
+    shape: `${batch} × ${n}×${n}${kind === 'solve' ? ` (k = ${n})` : ''}`,
+    dtype,
+    flops: batch * ((8 / 3) * n ** 3 + 8 * n ** 3),
+    torch: {
+      script: 'fft_solve',
+      entry: `${kind}_complex ${dtype === 'float32' ? 'f32' : 'f64'} ${batch} × ${n}×${n}${kind === 'solve' ? ` (k = ${n})` : ''}`,
+    },
+    setup: () => {
+      const a = nearIdentity(batch, n, dtype);
+      const b = ol.randn([batch, n, n, 2], { seed: 6, dtype });
+      return {
+        run: () => (kind === 'solve' ? ol.ops.solveComplex(a, b) : ol.ops.inverseComplex(a)).dispose(),
+        dispose: () => { a.dispose(); b.dispose(); },
+      };
+    },
+  };
+}
+
 /** The kernels and shapes of `onelip bench kernels`. */
 export function kernelCases(sizes: number[]): Case[] {
   const cases: Case[] = [];
@@ -166,6 +225,14 @@ export function kernelCases(sizes: number[]): Case[] {
   cases.push(syrkCase(256, 4096, 'float32'));
   cases.push(...convCases());
   cases.push(...spectralCases());
+  cases.push(fftCase([64, 64, 32, 32], 'float32'));
+  cases.push(fftCase([64, 64, 32, 32], 'float64'));
+  for (const kind of ['solve', 'inverse'] as const) {
+    cases.push(solveCase(kind, 528, 64, 'float32'));
+    cases.push(solveCase(kind, 16, 256, 'float32'));
+    cases.push(solveCase(kind, 16, 512, 'float32'));
+  }
+  cases.push(solveCase('solve', 528, 64, 'float64'));
   return cases;
 }
 

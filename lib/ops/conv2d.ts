@@ -154,3 +154,30 @@ defineGradient('conv_transpose2d', {
     ];
   },
 });
+
+// The two backward ops are linear in each input, so their gradients are convolutions again (double
+// backward). conv2d_backward_input(gOut, w) = conv2dᵀ_w(gOut): its adjoint in gOut is conv2d(·, w), and
+// ⟨conv2dᵀ_w(gOut), G⟩ = ⟨gOut, conv2d_w(G)⟩ gives dw = conv2d_backward_weight(G, gOut).
+defineGradient('conv2d_backward_input', {
+  grad([g], ctx) {
+    const [gOut, w] = ctx.inputs;
+    const geo = geometryOf(ctx);
+    return [
+      ctx.needsGrad[0] ? conv2d(g, w, geo) : null,
+      ctx.needsGrad[1] ? conv2dBackwardWeight(g, gOut, [w.shape[2], w.shape[3]], geo) : null,
+    ];
+  },
+});
+
+// conv2d_backward_weight(x, gOut) = B with ⟨B, V⟩ = ⟨conv2d_V(x), gOut⟩ for every kernel V; for the
+// upstream gradient G (a kernel): dx = conv2dᵀ_G(gOut), dgOut = conv2d_G(x).
+defineGradient('conv2d_backward_weight', {
+  grad([g], ctx) {
+    const [x, gOut] = ctx.inputs;
+    const geo = geometryOf(ctx);
+    return [
+      ctx.needsGrad[0] ? conv2dBackwardInput(gOut, g, x.shape, geo) : null,
+      ctx.needsGrad[1] ? conv2d(x, g, geo) : null,
+    ];
+  },
+});

@@ -2,6 +2,7 @@
 import { check, OnelipError } from '../errors';
 import { native } from '../native';
 import { Device, DType, NestedArray, Tensor, TypedArray } from '../tensor';
+import { defineNonDifferentiable } from '../autograd/table';
 import { run1, validDevice, validDType } from './run';
 
 export interface CreateOptions {
@@ -15,6 +16,8 @@ export interface RandomOptions {
   seed?: number;
   dtype?: 'float32' | 'float64';
   device?: Device;
+  /** Make the result a leaf that requires grad (autograd). */
+  requiresGrad?: boolean;
 }
 
 function opts(o: CreateOptions | undefined, op: string, fallback: DType = 'float32'): { dtype: DType; device: Device } {
@@ -23,7 +26,13 @@ function opts(o: CreateOptions | undefined, op: string, fallback: DType = 'float
 }
 
 function finish(t: Tensor, o?: CreateOptions): Tensor {
-  if (o?.requiresGrad) t.requiresGrad = true;
+  if (o?.requiresGrad) {
+    if (t.dtype === 'int32') {
+      t.dispose();
+      throw new OnelipError('ERR_DTYPE', 'requiresGrad: only float32 and float64 tensors can have gradients, got int32');
+    }
+    t.requiresGrad = true;
+  }
   return t;
 }
 
@@ -110,11 +119,15 @@ function seedOf(o: RandomOptions | undefined): number {
 /** Uniform numbers in [0, 1) (or [low, high)), Philox-based: seed + index → number. */
 export function rand(shape: number[], options?: RandomOptions & { low?: number; high?: number }): Tensor {
   const { dtype, device } = opts(options, 'rand');
-  return run1('rand', [], { shape, dtype, seed: seedOf(options), low: options?.low, high: options?.high }, device);
+  return finish(run1('rand', [], { shape, dtype, seed: seedOf(options), low: options?.low, high: options?.high }, device), options);
 }
 
 /** Normal numbers (mean 0, std 1 unless given), Philox + Box–Muller. */
 export function randn(shape: number[], options?: RandomOptions & { mean?: number; std?: number }): Tensor {
   const { dtype, device } = opts(options, 'randn');
-  return run1('randn', [], { shape, dtype, seed: seedOf(options), mean: options?.mean, std: options?.std }, device);
+  return finish(run1('randn', [], { shape, dtype, seed: seedOf(options), mean: options?.mean, std: options?.std }, device), options);
 }
+
+defineNonDifferentiable('fill', 'no tensor inputs');
+defineNonDifferentiable('rand', 'random numbers, no tensor inputs');
+defineNonDifferentiable('randn', 'random numbers, no tensor inputs');

@@ -1,5 +1,5 @@
 /** `ol.ops`: one typed wrapper per native op. */
-export { add, sub, mul, div, neg, abs, exp, log, sqrt, relu, scale, clamp } from './elementwise';
+export { add, sub, mul, div, neg, abs, exp, log, sqrt, relu, softplus, sigmoid, sign, eq, scale, clamp } from './elementwise';
 export { sum, mean, max, ReduceOptions } from './reduce';
 export { reshape, permute, transpose, slice, concat } from './layout';
 export { matmul, syrk, MatmulOptions, SyrkOptions } from './matmul';
@@ -10,3 +10,5 @@ export {
   kernelSelfCorrelation, kernelSelfCorrelationBackward, powerIteration, PowerIterationOperator, PowerIterationOptions,
   PowerIterationResult,
 } from './spectral';
+export { rfft2, irfft2, rfft2Backward, irfft2Backward, FFT_SIZES, Irfft2Options } from './fft';
+export { solveComplex, inverseComplex, matmulComplex, adjointComplex, MatmulComplexOptions } from './linalg_complex';

@@ -1,6 +1,8 @@
 /** Data movement: reshape (a view), permute, transpose, slice, concat. */
 import { check } from '../errors';
-import { Tensor } from '../tensor';
+import { zerosLike } from '../autograd/grad_util';
+import { defineGradient } from '../autograd/table';
+import { Device, Tensor } from '../tensor';
 import { requireTensor, run1 } from './run';
 
 /** A view of x with another shape (one entry may be -1). */
@@ -39,3 +41,49 @@ export function concat(tensors: Tensor[], axis = 0): Tensor {
   const ts = tensors.map((t, i) => requireTensor(t, 'concat', `tensors[${i}]`));
   return run1('concat', ts, { axis });
 }
+
+// ---- gradients ----
+defineGradient('reshape', { grad: ([g], { attrs }) => [g.reshape(attrs.shape as number[])] });
+defineGradient('to', { grad: ([g], { attrs }) => [g.to(attrs.device as Device)] });
+defineGradient('permute', {
+  grad: ([g], { inputs: [x], attrs }) => {
+    const n = x.ndim;
+    const inv = new Array<number>(n);
+    (attrs.perm as number[]).forEach((p, i) => (inv[p < 0 ? p + n : p] = i));
+    return [permute(g, inv)];
+  },
+});
+// The slice's gradient is g padded with zeros back to the input's shape, one dim at a time.
+defineGradient('slice', {
+  grad: ([g], { inputs: [x], attrs }) => {
+    const shape = x.shape;
+    const norm = (v: number, d: number) => (v < 0 ? v + shape[d] : v);
+    const begin = (attrs.begin as number[]).map(norm);
+    const end = (attrs.end as number[]).map(norm);
+    let cur = g;
+    for (let d = 0; d < shape.length; d++) {
+      if (begin[d] === 0 && end[d] === shape[d]) continue;
+      const parts: Tensor[] = [];
+      const cs = cur.shape;
+      if (begin[d] > 0) parts.push(zerosLike(cur, cs.map((v, i) => (i === d ? begin[d] : v))));
+      if (cs[d] > 0) parts.push(cur);
+      if (end[d] < shape[d]) parts.push(zerosLike(cur, cs.map((v, i) => (i === d ? shape[d] - end[d] : v))));
+      cur = concat(parts, d);
+    }
+    return [cur];
+  },
+});
+defineGradient('concat', {
+  grad: ([g], { inputs, attrs, needsGrad }) => {
+    const n = inputs[0].ndim;
+    const axis = (attrs.axis as number) < 0 ? (attrs.axis as number) + n : (attrs.axis as number);
+    let offset = 0;
+    return inputs.map((t, i) => {
+      const len = t.shape[axis];
+      const begin = g.shape.map((_, d) => (d === axis ? offset : 0));
+      const end = g.shape.map((v, d) => (d === axis ? offset + len : v));
+      offset += len;
+      return needsGrad[i] ? slice(g, begin, end) : null;
+    });
+  },
+});

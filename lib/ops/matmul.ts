@@ -1,6 +1,8 @@
 /** Matrix products: matmul (batched, broadcast batch dims, optional transposes) and syrk (a·aᵀ / aᵀ·a). */
 import { check } from '../errors';
 import { Tensor } from '../tensor';
+import { sumToShape } from '../autograd/grad_util';
+import { defineGradient } from '../autograd/table';
 import { describe, requireTensor, run1 } from './run';
 
 export interface MatmulOptions {
@@ -52,3 +54,35 @@ export function syrk(a: Tensor, opts?: SyrkOptions): Tensor {
   const attrs = options(opts, 'syrk', ['trans']);
   return run1('syrk', [requireTensor(a, 'syrk', 'a')], attrs);
 }
+
+// ---- gradients ----
+// C = op(A)·op(B) with Ā = op(A), B̄ = op(B): dĀ = G·B̄ᵀ and dB̄ = Āᵀ·G, each written as one matmul with
+// the transposes folded into its flags, then summed over the batch dims that were broadcast.
+defineGradient('matmul', {
+  grad: ([g], { inputs: [a, b], attrs, needsGrad }) => {
+    const tA = attrs.transA === true;
+    const tB = attrs.transB === true;
+    let da: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (needsGrad[0]) {
+      da = !tA ? matmul(g, b, { transB: !tB }) : matmul(b, g, { transA: tB, transB: true });
+      da = sumToShape(da, a.shape);
+    }
+    if (needsGrad[1]) {
+      db = !tB ? matmul(a, g, { transA: !tA }) : matmul(g, a, { transA: true, transB: tA });
+      db = sumToShape(db, b.shape);
+    }
+    return [da, db];
+  },
+});
+// S = A·Aᵀ: dA = (G + Gᵀ)·A; S = AᵀA: dA = A·(G + Gᵀ).
+defineGradient('syrk', {
+  grad: ([g], { inputs: [a], attrs }) => {
+    const n = g.ndim;
+    const perm = [...Array(n).keys()];
+    perm[n - 2] = n - 1;
+    perm[n - 1] = n - 2;
+    const sym = run1('add', [g, run1('permute', [g], { perm })]);
+    return [attrs.trans === true ? matmul(a, sym) : matmul(sym, a)];
+  },
+});

@@ -4,6 +4,7 @@
  * float32 and float64.
  */
 import { check } from '../errors';
+import { defineGradient } from '../autograd/table';
 import { Tensor } from '../tensor';
 import { describe, requireTensor, run1 } from './run';
 
@@ -72,3 +73,17 @@ export function maxMin(x: Tensor): Tensor {
 export function maxMinBackward(x: Tensor, gradOut: Tensor): Tensor {
   return run1('max_min_backward', [requireTensor(x, 'max_min_backward', 'x'), requireTensor(gradOut, 'max_min_backward', 'gradOut')]);
 }
+
+// ---- gradients ----
+const poolOptions = (attrs: Readonly<Record<string, unknown>>): AvgPool2dOptions => ({
+  kernelSize: attrs.kernelSize as AvgPool2dOptions['kernelSize'],
+  stride: attrs.stride as AvgPool2dOptions['stride'],
+  divisor: attrs.divisor as number | undefined,
+});
+defineGradient('avg_pool2d', { grad: ([g], { inputs: [x], attrs }) => [avgPool2dBackward(g, x.shape, poolOptions(attrs))] });
+// avg_pool2d_backward is linear in gradOut and is avg_pool2d's adjoint, so its own adjoint is avg_pool2d.
+defineGradient('avg_pool2d_backward', { grad: ([g], { attrs }) => [avgPool2d(g, poolOptions(attrs))] });
+defineGradient('max_min', { grad: ([g], { inputs: [x] }) => [maxMinBackward(x, g)] });
+// For fixed x, max_min_backward applies the pair swaps of x to gradOut: an involution, hence its own
+// adjoint. It is piecewise constant in x (no gradient for x).
+defineGradient('max_min_backward', { grad: ([g], { inputs: [x] }) => [null, maxMinBackward(x, g)] });

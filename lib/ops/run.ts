@@ -1,4 +1,5 @@
 /** The one path from a typed op wrapper to the native op registry. */
+import { record } from '../autograd/tape';
 import { check, OnelipError } from '../errors';
 import { native } from '../native';
 import { Device, DType, Tensor } from '../tensor';
@@ -10,12 +11,19 @@ export function requireTensor(x: unknown, op: string, arg: string): Tensor {
   return x;
 }
 
-/** Runs a registered op on the device of its first input (or `device` for ops without inputs). */
+/**
+ * Runs a registered op on the device of its first input (or `device` for ops without inputs). This is
+ * the one path every op takes: when recording is on and an input requires grad, the call is recorded
+ * on the autograd tape (lib/autograd/tape.ts) with `attrs` as given here, which is what the op's
+ * gradient entry sees.
+ */
 export function runOp(op: string, inputs: Tensor[], attrs: Record<string, unknown> = {}, device?: Device): Tensor[] {
   const dev = device ?? (inputs.length > 0 ? inputs[0].device : 'cpu');
-  return native()
+  const outs = native()
     .run(op, dev, inputs.map((t) => t.handle), attrs)
     .map((h) => new Tensor(h));
+  record(op, inputs, outs, attrs);
+  return outs;
 }
 
 /** Single-output form of runOp. */

@@ -3,6 +3,7 @@
  * order) and zero channel padding / truncation. All four are linear and move elements only (any
  * dtype); each pair is mutually inverse (up to the dropped channels) and each op is the other's gradient.
  */
+import { defineGradient } from '../autograd/table';
 import { Tensor } from '../tensor';
 import { requireTensor, run1 } from './run';
 
@@ -38,3 +39,9 @@ export function padChannels(x: Tensor, channels: number): Tensor {
 export function firstChannels(x: Tensor, channels: number): Tensor {
   return run1('first_channels', [requireTensor(x, 'first_channels', 'x')], { channels });
 }
+
+// ---- gradients: each op's adjoint is its partner ----
+defineGradient('pixel_unshuffle', { grad: ([g], { attrs }) => [pixelShuffle(g, attrs.factor as number)] });
+defineGradient('pixel_shuffle', { grad: ([g], { attrs }) => [pixelUnshuffle(g, attrs.factor as number)] });
+defineGradient('pad_channels', { grad: ([g], { inputs: [x] }) => [firstChannels(g, x.shape[1])] });
+defineGradient('first_channels', { grad: ([g], { inputs: [x] }) => [padChannels(g, x.shape[1])] });

@@ -3,7 +3,7 @@
  * the SLL and AOL bounds (SPEC.md A.2, A.3), and power iteration for the operator norm of a matrix or
  * a convolution (CPL, SOC, certificates; SPEC.md A.1, A.7). float32 and float64, cpu and cuda.
  */
-import { defineGradient } from '../autograd/table';
+import { defineGradient, defineNonDifferentiable } from '../autograd/table';
 import { check, OnelipError } from '../errors';
 import { Tensor } from '../tensor';
 import { describe, requireTensor, run1, runOp } from './run';
@@ -43,6 +43,9 @@ export function kernelSelfCorrelationBackward(K: Tensor, gradG: Tensor): Tensor 
 defineGradient('kernel_self_correlation', {
   grad: ([gradG], ctx) => [ctx.needsGrad[0] ? kernelSelfCorrelationBackward(ctx.inputs[0], gradG) : null],
 });
+defineNonDifferentiable('kernel_self_correlation_backward', 'a gradient op (no second derivatives)');
+defineNonDifferentiable('power_iteration_dense', 'an iterative estimate; layers differentiate through sigma by their own formula');
+defineNonDifferentiable('power_iteration_conv', 'an iterative estimate; layers differentiate through sigma by their own formula');
 
 /** The linear operator of `powerIteration`. */
 export type PowerIterationOperator =

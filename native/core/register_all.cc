@@ -1,6 +1,8 @@
 // The one list of everything this build registers. ONELIP_HAVE_CUDA is defined by the CUDA and the
 // emulated-CUDA builds (CMakeLists.txt), not by the CPU-only build (binding.gyp).
 #include "../cpu/cpu_ops.h"
+#include "../ops/fft.h"
+#include "../ops/linalg_complex.h"
 #include "../ops/ops.h"
 #include "backends.h"
 #include "registry.h"
@@ -19,7 +21,10 @@ void register_all(Registry& r) {
   define_shuffle_ops(r);
   define_pooling_ops(r);
   define_conv2d_ops(r);
+  define_optim_ops(r);
   define_spectral_ops(r);
+  define_fft_ops(r);
+  define_linalg_complex_ops(r);
 
   register_cpu_elementwise(r);
   register_cpu_reduce(r);
@@ -29,8 +34,11 @@ void register_all(Registry& r) {
   register_cpu_shuffle(r);
   register_cpu_pooling(r);
   register_cpu_conv2d(r);
+  register_cpu_optim(r);
   register_cpu_spectral(r);
   register_power_iteration(r, Device::CPU);
+  register_cpu_fft(r);
+  register_cpu_linalg_complex(r);
 
 #if ONELIP_HAVE_CUDA
   init_cuda_backend();
@@ -42,8 +50,11 @@ void register_all(Registry& r) {
   register_cuda_shuffle(r);
   register_cuda_pooling(r);
   register_cuda_conv2d(r);
+  register_cuda_optim(r);
   register_cuda_spectral(r);
   register_power_iteration(r, Device::CUDA);
+  register_cuda_fft(r);
+  register_cuda_linalg_complex(r);
 #endif
 }
 

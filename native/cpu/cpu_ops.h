@@ -11,5 +11,8 @@ void register_cpu_matmul(Registry& r);
 void register_cpu_shuffle(Registry& r);
 void register_cpu_pooling(Registry& r);
 void register_cpu_conv2d(Registry& r);
+void register_cpu_optim(Registry& r);
 void register_cpu_spectral(Registry& r);
+void register_cpu_fft(Registry& r);
+void register_cpu_linalg_complex(Registry& r);
 }  // namespace onelip

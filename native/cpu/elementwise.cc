@@ -1,5 +1,5 @@
-// CPU kernels of the elementwise ops: add sub mul div (numpy broadcasting), neg abs exp log sqrt relu,
-// scale, clamp, cast. The per-element math is the single-source functors of cuda/math.cuh, shared with
+// CPU kernels of the elementwise ops: add sub mul div eq (numpy broadcasting), neg abs exp log sqrt relu
+// softplus sigmoid sign, scale, clamp, cast. The per-element math is the single-source functors of cuda/math.cuh, shared with
 // the CUDA kernels, so both backends compute every element with the same expression.
 #include <algorithm>
 #include <cstring>
@@ -153,21 +153,25 @@ void clamp_op(OpCall& c) {
 
 }  // namespace
 
-/// Registers the CPU kernels of the elementwise ops. add/sub/mul (float32, float64, int32) and div
+/// Registers the CPU kernels of the elementwise ops. add/sub/mul (float32, float64, int32), div and eq
 /// (float): same-shape and scalar fast paths, else a row-wise walk of the collapsed BroadcastPlan.
-/// neg/abs (any dtype), exp/log/sqrt/relu, scale (alpha * x + beta), clamp (float) and cast (any →
+/// neg/abs (any dtype), exp/log/sqrt/relu/softplus/sigmoid/sign, scale (alpha * x + beta), clamp (float) and cast (any →
 /// any, via math::convert): one contiguous loop. All O(n), split over the thread pool.
 void register_cpu_elementwise(Registry& r) {
   r.kernel("add", Device::CPU, binary_op<math::Add, true>);
   r.kernel("sub", Device::CPU, binary_op<math::Sub, true>);
   r.kernel("mul", Device::CPU, binary_op<math::Mul, true>);
   r.kernel("div", Device::CPU, binary_op<math::Div, false>);
+  r.kernel("eq", Device::CPU, binary_op<math::Eq, false>);
   r.kernel("neg", Device::CPU, [](OpCall& c) { unary_op<math::Neg, true>(c, math::Neg{}, kGrainCheap); });
   r.kernel("abs", Device::CPU, [](OpCall& c) { unary_op<math::Abs, true>(c, math::Abs{}, kGrainCheap); });
   r.kernel("exp", Device::CPU, [](OpCall& c) { unary_op<math::Exp, false>(c, math::Exp{}, kGrainCostly); });
   r.kernel("log", Device::CPU, [](OpCall& c) { unary_op<math::Log, false>(c, math::Log{}, kGrainCostly); });
   r.kernel("sqrt", Device::CPU, [](OpCall& c) { unary_op<math::Sqrt, false>(c, math::Sqrt{}, kGrainCostly); });
   r.kernel("relu", Device::CPU, [](OpCall& c) { unary_op<math::Relu, false>(c, math::Relu{}, kGrainCheap); });
+  r.kernel("softplus", Device::CPU, [](OpCall& c) { unary_op<math::Softplus, false>(c, math::Softplus{}, kGrainCostly); });
+  r.kernel("sigmoid", Device::CPU, [](OpCall& c) { unary_op<math::Sigmoid, false>(c, math::Sigmoid{}, kGrainCostly); });
+  r.kernel("sign", Device::CPU, [](OpCall& c) { unary_op<math::Sign, false>(c, math::Sign{}, kGrainCheap); });
   r.kernel("scale", Device::CPU, scale_op);
   r.kernel("clamp", Device::CPU, clamp_op);
   r.kernel("cast", Device::CPU, cast_op);

@@ -16,8 +16,15 @@ void define_elementwise_ops(Registry& r) {
                     {broadcast_shapes(c.op, c.inputs[0].shape(), c.inputs[1].shape()), c.inputs[0].dtype()}};
               }});
   }
-  // neg, abs: any dtype. exp, log, sqrt, relu: float.
-  for (const char* name : {"neg", "abs", "exp", "log", "sqrt", "relu"}) {
+  // eq: 1 where a == b else 0, float inputs of one dtype, broadcast (a mask for gradients; not differentiable).
+  r.define({"eq", 2, 2, [](const OpCall& c) {
+              require_dtype_in(c, 0, true, true, false);
+              require_same_dtype(c);
+              return std::vector<TensorSpec>{
+                  {broadcast_shapes(c.op, c.inputs[0].shape(), c.inputs[1].shape()), c.inputs[0].dtype()}};
+            }});
+  // neg, abs: any dtype. exp, log, sqrt, relu, softplus, sigmoid, sign: float.
+  for (const char* name : {"neg", "abs", "exp", "log", "sqrt", "relu", "softplus", "sigmoid", "sign"}) {
     bool ints = std::string(name) == "neg" || std::string(name) == "abs";
     r.define({name, 1, 1, [ints](const OpCall& c) {
                 require_dtype_in(c, 0, true, true, ints);

@@ -1,6 +1,7 @@
 // Declarations shared by op definitions and kernels (helpers that validate or derive op arguments).
 #pragma once
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 #include "../core/registry.h"
 
@@ -48,5 +49,29 @@ ConvGeom conv2d_geom(const OpCall& c);
 void define_spectral_ops(Registry& r);
 /// Registers the device-agnostic power-iteration composites (native/ops/power_iteration.cc) on `device`.
 void register_power_iteration(Registry& r, Device device);
+
+/// Validated attributes of an sgd_step call (native/ops/optim.cc); `momentum_buffer`: 3 inputs.
+struct SgdConfig {
+  double lr = 0, momentum = 0, dampening = 0, weight_decay = 0;
+  bool nesterov = false, init_buffer = false, momentum_buffer = false;
+};
+SgdConfig sgd_config(const OpCall& c);
+/// Validated attributes of an adam_step call, with the step-dependent scalars computed in double.
+struct AdamConfig {
+  double lr = 0, beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0;
+  double l2 = 0;                // Adam's weight decay on the gradient (0 for AdamW)
+  double decay_factor = 1;      // AdamW's p ← p·(1 − lr·wd) (1 for Adam)
+  double step_size = 0, bias_correction2_sqrt = 1;
+  bool decoupled = false, amsgrad = false;
+  int64_t step = 0;
+};
+AdamConfig adam_config(const OpCall& c);
+/// Calls f(std::true_type{}) or f(std::false_type{}): turns a runtime flag into a template flag.
+template <class F>
+void with_flag(bool b, F&& f) {
+  if (b) f(std::true_type{});
+  else f(std::false_type{});
+}
+void define_optim_ops(Registry& r);
 
 }  // namespace onelip

@@ -57,6 +57,13 @@ function runVariant(op: string, device: 'cpu' | 'cuda', v: Variant): void {
       const msg = compare(o, v.expected[i]);
       if (msg) throw new Error(`${op} on ${device}, ${v.name}: output ${i}: ${msg}`);
     });
+    // inputs are read-only unless the variant says the op writes them in place
+    const written = new Map(v.inPlace ?? []);
+    inputs.forEach((t, i) => {
+      const exp: Expected = written.get(i) ?? { data: v.inputs[i].data, shape: v.inputs[i].shape, dtype: v.inputs[i].dtype, rtol: 0, atol: 0 };
+      const msg = compare(t, exp);
+      if (msg) throw new Error(`${op} on ${device}, ${v.name}: input ${i} after the call${written.has(i) ? ' (written in place)' : ' (must be unchanged)'}: ${msg}`);
+    });
   });
 }
 

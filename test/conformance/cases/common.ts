@@ -23,6 +23,11 @@ export interface Variant {
   inputs: HostInput[];
   attrs: Record<string, unknown>;
   expected: Expected[];
+  /**
+   * In-place ops (they write into their inputs): [input index, what that input must hold after the
+   * call]. Inputs not listed must be unchanged (checked for every variant).
+   */
+  inPlace?: [number, Expected][];
 }
 
 /** A seeded PRNG (mulberry32) so a failing run can be replayed from its printed seed. */

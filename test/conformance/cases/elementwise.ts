@@ -37,6 +37,38 @@ function unaryOp(name: string, f: (x: number) => number, dtypes: DType[], lo = -
     );
 }
 
+/** eq: a few elements of b are copied from a (broadcast-aware) so both outcomes occur. */
+const eqCase: Builder = (rng) =>
+  FLOATS.flatMap((dtype) =>
+    BINARY_SHAPES.map(([sa, sb]) => {
+      const a = input(rng, sa, dtype);
+      const b = input(rng, sb, dtype);
+      const nb = R.numel(sb);
+      if (R.numel(sa) > 0) for (let i = 0; i < nb; i += 3) b.data[i] = a.data[i % R.numel(sa)];
+      b.data[0] = nb > 1 ? NaN : b.data[0];
+      const ref = R.binary(a.data, sa, b.data, sb, (x, y) => (x === y ? 1 : 0));
+      return { name: `${dtype} [${sa}] eq [${sb}]`, inputs: [a, b], attrs: {}, expected: [{ ...ref, dtype }] };
+    }),
+  );
+
+/** log(1 + eˣ) written plainly in float64, switching to the asymptote where eˣ would overflow. */
+const softplusRef = (x: number): number => (x > 30 ? x + Math.exp(-x) : Math.log1p(Math.exp(x)));
+const sigmoidRef = (x: number): number => 1 / (1 + Math.exp(-x));
+
+/** softplus / sigmoid on moderate inputs, plus extreme ones (±1e4, ±80, ±1e-8) that must stay finite. */
+function smoothCase(name: string, f: (x: number) => number): Builder {
+  const moderate = unaryOp(name, f, FLOATS, -6, 6);
+  return (rng) => [
+    ...moderate(rng),
+    ...FLOATS.map((dtype) => {
+      const vals = [1e4, -1e4, 80, -80, 40, -40, 1e-8, -1e-8, 0, 17, -17, -745, 700];
+      const data = vals.map((v) => round(v, dtype));
+      return { name: `${dtype} extremes`, inputs: [{ data, shape: [vals.length], dtype }], attrs: {},
+        expected: [{ data: data.map(f), shape: [vals.length], dtype, rtol: dtype === 'float32' ? 2e-6 : 1e-12, atol: 1e-300 }] };
+    }),
+  ];
+}
+
 const scaleCase: Builder = (rng) =>
   FLOATS.map((dtype) => {
     const alpha = rng.uniform(-3, 3);
@@ -101,6 +133,10 @@ export const CASES: Record<string, Builder> = {
   log: unaryOp('log', Math.log, FLOATS, 0.05, 20),
   sqrt: unaryOp('sqrt', Math.sqrt, FLOATS, 0.01, 20),
   relu: unaryOp('relu', (x) => Math.max(x, 0), FLOATS),
+  eq: eqCase,
+  softplus: smoothCase('softplus', softplusRef),
+  sigmoid: smoothCase('sigmoid', sigmoidRef),
+  sign: unaryOp('sign', (x) => (x > 0 ? 1 : x < 0 ? -1 : x), FLOATS),
   scale: scaleCase,
   clamp: clampCase,
   cast: castCase,

@@ -7,13 +7,28 @@ import { Builder } from './common';
 import { CASES as conv2d } from './conv2d';
 import { CASES as creation } from './creation';
 import { CASES as elementwise } from './elementwise';
+import { CASES as fft } from './fft';
 import { CASES as layout } from './layout';
+import { CASES as linalgComplex } from './linalg_complex';
 import { CASES as matmul } from './matmul';
+import { CASES as optim } from './optim';
 import { CASES as pooling } from './pooling';
 import { CASES as reduce } from './reduce';
 import { CASES as shuffle } from './shuffle';
 import { CASES as spectral } from './spectral';
 
 export { Builder, Expected, HostInput, Rng, Variant } from './common';
-
-export const CASES: Record<string, Builder> = { ...elementwise, ...reduce, ...layout, ...creation, ...matmul, ...shuffle, ...pooling, ...conv2d, ...spectral };
+export const CASES: Record<string, Builder> = {
+  ...elementwise,
+  ...reduce,
+  ...layout,
+  ...creation,
+  ...matmul,
+  ...shuffle,
+  ...pooling,
+  ...conv2d,
+  ...optim,
+  ...spectral,
+  ...fft,
+  ...linalgComplex,
+};
