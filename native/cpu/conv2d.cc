@@ -88,17 +88,24 @@ void col2im(const T* dcol, T* dx, const ConvGeom& g) {
       }
 }
 
-/// dst [cols, rows] = srcᵀ (+ bias[c] on row c of dst) for src [rows, cols], in 32×32 blocks.
+/// dst [cols, rows] = srcᵀ (+ bias[c] on row c of dst) for src [rows, cols]: 8×8 blocks through a
+/// local tile (whole 8-element runs read and written), the ragged border element by element.
 template <class T>
 void transpose_add_bias(const T* src, int64_t rows, int64_t cols, const T* bias, T* dst) {
-  constexpr int64_t B = 32;
+  constexpr int64_t B = 8;
   for (int64_t r0 = 0; r0 < rows; r0 += B)
     for (int64_t c0 = 0; c0 < cols; c0 += B) {
-      const int64_t r1 = std::min(rows, r0 + B), c1 = std::min(cols, c0 + B);
-      for (int64_t c = c0; c < c1; ++c) {
-        const T v = bias ? bias[c] : T(0);
-        T* d = dst + c * rows;
-        for (int64_t r = r0; r < r1; ++r) d[r] = src[r * cols + c] + v;
+      if (r0 + B <= rows && c0 + B <= cols) {
+        T t[B][B];
+        for (int64_t i = 0; i < B; ++i)
+          for (int64_t j = 0; j < B; ++j) t[j][i] = src[(r0 + i) * cols + c0 + j];
+        for (int64_t j = 0; j < B; ++j) {
+          const T v = bias ? bias[c0 + j] : T(0);
+          for (int64_t i = 0; i < B; ++i) dst[(c0 + j) * rows + r0 + i] = t[j][i] + v;
+        }
+      } else {
+        for (int64_t c = c0; c < std::min(cols, c0 + B); ++c)
+          for (int64_t r = r0; r < std::min(rows, r0 + B); ++r) dst[c * rows + r] = src[r * cols + c] + (bias ? bias[c] : T(0));
       }
     }
 }
