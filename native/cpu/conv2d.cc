@@ -141,6 +141,9 @@ template <class T>
 void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g) {
   const int64_t K = g.c * g.kh * g.kw, P = g.ho * g.wo;
   const bool pointwise = is_pointwise(g);
+  // wᵀ [K, O] once, so that every image's GEMM packs it with row copies instead of a transposition.
+  std::vector<T> wt(static_cast<size_t>(K * g.o));
+  transpose_add_bias<T>(w, g.o, K, nullptr, wt.data());
   for_each_image(g.n, 2.0 * g.o * P * K, [&](int64_t b, int threads) {
     const T* xb = x + b * g.c * g.h * g.w;
     T* yb = y + b * g.o * P;
@@ -153,7 +156,7 @@ void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g
       col = buf;
     }
     T* yt = scratch<T, 1>(static_cast<size_t>(P * g.o));
-    gemm::gemm<T>({P, g.o, K, col, 1, ld, w, 1, K, yt, g.o}, threads);
+    gemm::gemm<T>({P, g.o, K, col, 1, ld, wt.data(), g.o, 1, yt, g.o}, threads);
     transpose_add_bias(yt, P, g.o, bias, yb);
   });
 }
@@ -225,8 +228,11 @@ void conv_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
           im2col(xb, buf, ld, g);
           col = buf;
         }
-        // prod [K, O] = col [K, P] · g[b]ᵀ [P, O]
-        gemm::gemm<T>({K, g.o, P, col, ld, 1, go + b * g.o * P, 1, P, prod, g.o}, gemm_threads);
+        // prod [K, O] = col [K, P] · g[b]ᵀ [P, O], with g[b]ᵀ transposed first (packing it in place would
+        // read 32 rows 4 KB apart at a time)
+        T* gt = scratch<T, 2>(static_cast<size_t>(P * g.o));
+        transpose_add_bias<T>(go + b * g.o * P, g.o, P, nullptr, gt);
+        gemm::gemm<T>({K, g.o, P, col, ld, 1, gt, g.o, 1, prod, g.o}, gemm_threads);
         for (int64_t e = 0; e < OK; ++e) acc[e] += prod[e];
       }
     }
