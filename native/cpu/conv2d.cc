@@ -22,6 +22,8 @@ namespace {
 
 // An image smaller than this many flops runs on one thread and the batch is split across the pool.
 constexpr double kImageSerialFlops = 2e7;
+// Pixels per im2col block of the forward (K·256 floats: 590 KB for K = 576, within the 1 MB L2).
+constexpr int64_t kChunkPixels = 256;
 
 /// A grow-only per-thread buffer of T (the im2col matrix, GEMM partial results).
 template <class T, int Slot>
@@ -45,10 +47,10 @@ int64_t col_ld(int64_t P) {
   return (P + line - 1) / line * line + line;
 }
 
-/// col [C·kh·kw, Ho·Wo] (row stride ld) from one image x [C, H, W]: row (c, i, j), column (oh, ow)
-/// holds x[c, oh·sh − ph + i, ow·sw − pw + j], or 0 in the padding.
+/// col [C·kh·kw, (oh1 − oh0)·Wo] (row stride ld) from one image x [C, H, W], output rows [oh0, oh1):
+/// row (c, i, j), column (oh − oh0, ow) holds x[c, oh·sh − ph + i, ow·sw − pw + j], or 0 in the padding.
 template <class T>
-void im2col(const T* x, T* col, int64_t ld, const ConvGeom& g) {
+void im2col(const T* x, T* col, int64_t ld, const ConvGeom& g, int64_t oh0, int64_t oh1) {
   for (int64_t c = 0; c < g.c; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
@@ -56,8 +58,8 @@ void im2col(const T* x, T* col, int64_t ld, const ConvGeom& g) {
         // Output columns whose input column ow·sw − pw + j lies inside [0, W).
         const int64_t lo = std::min(g.wo, std::max<int64_t>(0, (g.pw - j + g.sw - 1) / g.sw));
         const int64_t hi = std::max(lo, std::min(g.wo, (g.w + g.pw - j + g.sw - 1) / g.sw));
-        for (int64_t oh = 0; oh < g.ho; ++oh) {
-          T* dst = row + oh * g.wo;
+        for (int64_t oh = oh0; oh < oh1; ++oh) {
+          T* dst = row + (oh - oh0) * g.wo;
           const int64_t ih = oh * g.sh - g.ph + i;
           if (ih < 0 || ih >= g.h) {
             std::fill(dst, dst + g.wo, T(0));
@@ -133,31 +135,37 @@ void for_each_image(int64_t n, double image_flops, F fn) {
 }
 
 /// y [N, O, Ho, Wo] = conv2d(x [N, C, H, W], w [O, C, kh, kw]) (+ bias [O] when given).
-/// Each image is computed transposed, yᵀ [P, O] = colᵀ [P, K] · wᵀ [K, O], then transposed into y: the
-/// GEMM's rows (micro-panels of MR) run over the P = Ho·Wo pixels, which fill them exactly where O
-/// (64 channels) would leave a third of the last panel empty; colᵀ is read from col with unit row
-/// stride, which packs as fast as a plain matrix.
+/// Per image, y[n] [O, P] = w [O, K] · col [K, P], in chunks of whole output rows of about kChunkPixels
+/// pixels: each chunk's im2col block (K × ~256 floats) stays in L2 while the GEMM packs it, and the GEMM
+/// writes straight into y (row stride P). w is passed as (wᵀ)ᵀ so that it packs with row copies.
 template <class T>
 void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g) {
   const int64_t K = g.c * g.kh * g.kw, P = g.ho * g.wo;
   const bool pointwise = is_pointwise(g);
-  // wᵀ [K, O] once, so that every image's GEMM packs it with row copies instead of a transposition.
   std::vector<T> wt(static_cast<size_t>(K * g.o));
   transpose_add_bias<T>(w, g.o, K, nullptr, wt.data());
   for_each_image(g.n, 2.0 * g.o * P * K, [&](int64_t b, int threads) {
     const T* xb = x + b * g.c * g.h * g.w;
     T* yb = y + b * g.o * P;
-    const T* col = xb;
-    int64_t ld = P;
-    if (!pointwise) {
-      ld = col_ld<T>(P);
-      T* buf = scratch<T, 0>(static_cast<size_t>(K * ld));
-      im2col(xb, buf, ld, g);
-      col = buf;
+    if (pointwise) {
+      gemm::gemm<T>({g.o, P, K, wt.data(), 1, g.o, xb, P, 1, yb, P}, threads);
+    } else {
+      // One chunk when the GEMM itself is threaded (few images): it then has enough columns to split.
+      const int64_t rows_per = threads == 1 ? std::max<int64_t>(1, kChunkPixels / g.wo) : g.ho;
+      const int64_t ld = col_ld<T>(std::min(rows_per, g.ho) * g.wo);
+      T* col = scratch<T, 0>(static_cast<size_t>(K * ld));
+      for (int64_t oh0 = 0; oh0 < g.ho; oh0 += rows_per) {
+        const int64_t oh1 = std::min(g.ho, oh0 + rows_per);
+        im2col(xb, col, ld, g, oh0, oh1);
+        gemm::gemm<T>({g.o, (oh1 - oh0) * g.wo, K, wt.data(), 1, g.o, col, ld, 1, yb + oh0 * g.wo, P}, threads);
+      }
     }
-    T* yt = scratch<T, 1>(static_cast<size_t>(P * g.o));
-    gemm::gemm<T>({P, g.o, K, col, 1, ld, wt.data(), g.o, 1, yt, g.o}, threads);
-    transpose_add_bias(yt, P, g.o, bias, yb);
+    if (bias)
+      for (int64_t o = 0; o < g.o; ++o) {
+        T* row = yb + o * P;
+        const T v = bias[o];
+        for (int64_t p = 0; p < P; ++p) row[p] += v;
+      }
   });
 }
 
@@ -225,7 +233,7 @@ void conv_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
         if (!pointwise) {
           ld = col_ld<T>(P);
           T* buf = scratch<T, 0>(static_cast<size_t>(K * ld));
-          im2col(xb, buf, ld, g);
+          im2col(xb, buf, ld, g, 0, g.ho);
           col = buf;
         }
         // prod [K, O] = col [K, P] · g[b]ᵀ [P, O], with g[b]ᵀ transposed first (packing it in place would
