@@ -205,7 +205,7 @@ void conv_backward_input(const T* go, const T* w, T* dx, const ConvGeom& g) {
 
 /// dw [O, C, kh, kw] = Σ_n g[n] · col(x[n])ᵀ, computed transposed as dwᵀ [K, O] = Σ_n col [K, P] · g[n]ᵀ
 /// (rows over K = C·kh·kw fill the GEMM's micro-panels; see conv_forward). The images are dealt to the
-/// threads in contiguous ranges; each thread sums its images' products into its own buffer, and the
+/// threads in contiguous ranges; each thread accumulates its images (GEMMs with C +=) into its own buffer, and the
 /// buffers are added in thread order, then transposed into dw.
 template <class T>
 void conv_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
@@ -225,23 +225,26 @@ void conv_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
     for (int64_t t = t0; t < t1; ++t) {
       partial[t].assign(static_cast<size_t>(OK), T(0));
       T* acc = partial[t].data();
-      T* prod = scratch<T, 1>(static_cast<size_t>(OK));
       for (int64_t b = g.n * t / parts; b < g.n * (t + 1) / parts; ++b) {
         const T* xb = x + b * g.c * g.h * g.w;
-        const T* col = xb;
-        int64_t ld = P;
-        if (!pointwise) {
-          ld = col_ld<T>(P);
-          T* buf = scratch<T, 0>(static_cast<size_t>(K * ld));
-          im2col(xb, buf, ld, g, 0, g.ho);
-          col = buf;
-        }
-        // prod [K, O] = col [K, P] · g[b]ᵀ [P, O], with g[b]ᵀ transposed first (packing it in place would
-        // read 32 rows 4 KB apart at a time)
+        // g[b]ᵀ [P, O], transposed by tiles (packing it from g would read 32 rows 4 KB apart at a time)
         T* gt = scratch<T, 2>(static_cast<size_t>(P * g.o));
         transpose_add_bias<T>(go + b * g.o * P, g.o, P, nullptr, gt);
-        gemm::gemm<T>({K, g.o, P, col, ld, 1, gt, g.o, 1, prod, g.o}, gemm_threads);
-        for (int64_t e = 0; e < OK; ++e) acc[e] += prod[e];
+        if (pointwise) {
+          // acc [K, O] += x[b] [C, P] · g[b]ᵀ [P, O]
+          gemm::gemm<T>({K, g.o, P, xb, P, 1, gt, g.o, 1, acc, g.o, false, 0, true}, gemm_threads);
+          continue;
+        }
+        // acc [K, O] += col [K, P] · g[b]ᵀ [P, O], over blocks of output rows whose im2col block stays in L2
+        const int64_t rows_per = gemm_threads == 1 ? std::max<int64_t>(1, kChunkPixels / g.wo) : g.ho;
+        const int64_t ld = col_ld<T>(std::min(rows_per, g.ho) * g.wo);
+        T* col = scratch<T, 0>(static_cast<size_t>(K * ld));
+        for (int64_t oh0 = 0; oh0 < g.ho; oh0 += rows_per) {
+          const int64_t oh1 = std::min(g.ho, oh0 + rows_per);
+          im2col(xb, col, ld, g, oh0, oh1);
+          gemm::gemm<T>({K, g.o, (oh1 - oh0) * g.wo, col, ld, 1, gt + oh0 * g.wo * g.o, g.o, 1, acc, g.o, false, 0, true},
+                        gemm_threads);
+        }
       }
     }
   });

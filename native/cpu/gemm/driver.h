@@ -200,7 +200,7 @@ void gemm_packed(const Config<T>& cf, const Problem<T>& pr) {
     const int64_t n_end = pr.lower ? std::min(n, pr.row0 + ic + mc) : n;
     for (int64_t pc = 0; pc < k; pc += KC) {
       const int64_t kc = std::min(KC, k - pc);
-      const bool accumulate = pc > 0;
+      const bool accumulate = pc > 0 || pr.accumulate;
       cf.pack_a(mc, kc, pr.a + ic * pr.ars + pc * pr.acs, pr.ars, pr.acs, apack);
       for (int64_t jc = 0; jc < n_end; jc += NC) {
         const int64_t nc = std::min(NC, n_end - jc);
@@ -340,11 +340,17 @@ void gemm(const Problem<T>& pr, int nthreads) {
   const int64_t m = pr.m, n = pr.n, k = pr.k;
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
-    for (int64_t i = 0; i < m; ++i) std::fill(pr.c + i * pr.ldc, pr.c + i * pr.ldc + n, T(0));
+    if (!pr.accumulate)
+      for (int64_t i = 0; i < m; ++i) std::fill(pr.c + i * pr.ldc, pr.c + i * pr.ldc + n, T(0));
     return;
   }
   const double flops = 2.0 * m * n * k * (pr.lower ? 0.5 : 1.0);
   const int nt = threads_for(flops, nthreads);
+  if (pr.accumulate) {  // C += op(A)·op(B): the packed path only (the others overwrite C)
+    if (nt > 1) gemm_packed_parallel(cf, pr, nt);
+    else gemm_packed(cf, pr);
+    return;
+  }
   if (m * n * k <= kSmallVolume) return gemm_few_rows(cf, pr, 1);
   if (2 * m < cf.mr) return gemm_few_rows(cf, pr, nt);
   if (4 * n <= cf.nr) return gemm_few_cols(cf, pr, nt);

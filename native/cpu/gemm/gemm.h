@@ -22,6 +22,8 @@ struct Problem {
   int64_t ldc;
   bool lower = false;
   int64_t row0 = 0;
+  /// C += op(A)·op(B) instead of C = op(A)·op(B) (always takes the packed path).
+  bool accumulate = false;
 };
 
 /// C = op(A)·op(B) on up to `nthreads` pool threads (1 inside a loop that is already parallel); the path
