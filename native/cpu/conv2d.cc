@@ -120,6 +120,52 @@ void transpose_add_bias(const T* src, int64_t rows, int64_t cols, const T* bias,
     }
 }
 
+/// dst[j·ldd + i] = src[i·lds + j] for i < rows, j < cols (8×8 tiles through a local buffer).
+template <class T>
+void transpose_strided(const T* src, int64_t rows, int64_t cols, int64_t lds, T* dst, int64_t ldd) {
+  constexpr int64_t B = 8;
+  for (int64_t i0 = 0; i0 < rows; i0 += B)
+    for (int64_t j0 = 0; j0 < cols; j0 += B) {
+      const int64_t i1 = std::min(rows, i0 + B), j1 = std::min(cols, j0 + B);
+      if (i1 - i0 == B && j1 - j0 == B) {
+        T t[B][B];
+        for (int64_t i = 0; i < B; ++i)
+          for (int64_t j = 0; j < B; ++j) t[j][i] = src[(i0 + i) * lds + j0 + j];
+        for (int64_t j = 0; j < B; ++j)
+          for (int64_t i = 0; i < B; ++i) dst[(j0 + j) * ldd + i0 + i] = t[j][i];
+      } else {
+        for (int64_t j = j0; j < j1; ++j)
+          for (int64_t i = i0; i < i1; ++i) dst[j * ldd + i] = src[i * lds + j];
+      }
+    }
+}
+
+/// xp [Hp·Wp, C] = one image x [C, H, W] zero-padded (ph rows, pw columns on each side) and stored
+/// pixel-major, so that the C channels of a pixel are contiguous.
+template <class T>
+void pad_pixel_major(const T* x, T* xp, const ConvGeom& g) {
+  const int64_t Wp = g.w + 2 * g.pw, Hp = g.h + 2 * g.ph;
+  std::fill(xp, xp + Hp * Wp * g.c, T(0));
+  for (int64_t h = 0; h < g.h; ++h)
+    transpose_strided(x + h * g.w, g.c, g.w, g.h * g.w, xp + ((h + g.ph) * Wp + g.pw) * g.c, g.c);
+}
+
+/// colT [(oh1 − oh0)·Wo, kh·kw·C] (row stride ld) from xp (pad_pixel_major): row (oh − oh0, ow) holds, for
+/// each tap (i, j), the C channels of input pixel (oh·sh + i, ow·sw + j) of the padded image. The
+/// columns are ordered (i, j, c) so that each tap is one contiguous copy of C values.
+template <class T>
+void im2col_pixel_major(const T* xp, T* colT, int64_t ld, const ConvGeom& g, int64_t oh0, int64_t oh1) {
+  const int64_t Wp = g.w + 2 * g.pw;
+  for (int64_t oh = oh0; oh < oh1; ++oh)
+    for (int64_t ow = 0; ow < g.wo; ++ow) {
+      T* dst = colT + ((oh - oh0) * g.wo + ow) * ld;
+      for (int64_t i = 0; i < g.kh; ++i) {
+        const T* src = xp + ((oh * g.sh + i) * Wp + ow * g.sw) * g.c;
+        std::memcpy(dst + i * g.kw * g.c, src, sizeof(T) * g.kw * g.c);
+      }
+    }
+}
+
 /// Runs fn(image, gemm_threads) for every image: in parallel over the images (one GEMM thread each)
 /// when they are small or many, else one after the other with every thread.
 template <class F>
@@ -220,6 +266,9 @@ void conv_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
   const int parts =
       (nt > 1 && g.n > 1 && (image_flops < kImageSerialFlops || g.n >= 4 * nt)) ? static_cast<int>(std::min<int64_t>(nt, g.n)) : 1;
   const int gemm_threads = parts == 1 ? nt : 1;
+  // The pixel-major im2col (rows ordered (i, j, c)) needs a padded copy of each image: used for paddings
+  // up to the kernel size (always, in practice), the channel-major one otherwise.
+  const bool pixel_major = !pointwise && g.ph <= g.kh && g.pw <= g.kw;
   std::vector<std::vector<T>> partial(static_cast<size_t>(parts));
   parallel_for(parts, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
@@ -233,6 +282,22 @@ void conv_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
         if (pointwise) {
           // acc [K, O] += x[b] [C, P] · g[b]ᵀ [P, O]
           gemm::gemm<T>({K, g.o, P, xb, P, 1, gt, g.o, 1, acc, g.o, false, 0, true}, gemm_threads);
+          continue;
+        }
+        if (pixel_major) {
+          // acc [(i, j, c), O] += colT [P, K]ᵀ · g[b]ᵀ [P, O]: both operands are contiguous along the GEMM's
+          // rows/columns, so the GEMM packs them with row copies, not a transposition.
+          T* xp = scratch<T, 3>(static_cast<size_t>((g.h + 2 * g.ph) * (g.w + 2 * g.pw) * g.c));
+          pad_pixel_major(xb, xp, g);
+          const int64_t rows_per = gemm_threads == 1 ? std::max<int64_t>(1, kChunkPixels / g.wo) : g.ho;
+          const int64_t ld = col_ld<T>(K);
+          T* colT = scratch<T, 0>(static_cast<size_t>(std::min(rows_per, g.ho) * g.wo * ld));
+          for (int64_t oh0 = 0; oh0 < g.ho; oh0 += rows_per) {
+            const int64_t oh1 = std::min(g.ho, oh0 + rows_per);
+            im2col_pixel_major(xp, colT, ld, g, oh0, oh1);
+            gemm::gemm<T>({K, g.o, (oh1 - oh0) * g.wo, colT, 1, ld, gt + oh0 * g.wo * g.o, g.o, 1, acc, g.o, false, 0, true},
+                          gemm_threads);
+          }
           continue;
         }
         // acc [K, O] += col [K, P] · g[b]ᵀ [P, O], over blocks of output rows whose im2col block stays in L2
@@ -250,7 +315,15 @@ void conv_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
   });
   for (int t = 1; t < parts; ++t)
     for (int64_t e = 0; e < OK; ++e) partial[0][e] += partial[t][e];
-  transpose_add_bias<T>(partial[0].data(), K, g.o, nullptr, dw);
+  if (!pixel_major) {
+    transpose_add_bias<T>(partial[0].data(), K, g.o, nullptr, dw);
+    return;
+  }
+  // partial[0] [(i, j, c), O] → dw [O, (c, i, j)]
+  const int64_t taps = g.kh * g.kw;
+  for (int64_t o = 0; o < g.o; ++o)
+    for (int64_t c = 0; c < g.c; ++c)
+      for (int64_t t = 0; t < taps; ++t) dw[(o * g.c + c) * taps + t] = partial[0][(t * g.c + c) * g.o + o];
 }
 
 void conv2d_op(OpCall& c) {
