@@ -1,17 +1,21 @@
 // CPU kernels of the conv2d family on the packed GEMM of native/cpu/gemm/ (through gemm/gemm.h).
 // Per image, with K = C·kh·kw and P = Ho·Wo:
-//   forward          y[n] [O, P] = w [O, K] · col(x[n]) [K, P]             (col = im2col; 1×1 convs
-//                    with stride 1 and no padding use x[n] itself)
-//   backward weight  dw [O, K] = Σ_n g[n] [O, P] · col(x[n])ᵀ              (images split between
-//                    threads, one partial sum per thread, added at the end: no race, deterministic)
+//   forward          y[n] [O, P] = w [O, K] · im2col(x[n]) [K, P]: the im2col operand is produced inside
+//                    the GEMM's packing (gemm::Problem::pack_b_fn) from a zero-padded copy of the image,
+//                    so no im2col matrix is written; 1×1 stride-1 unpadded convs use x[n] itself
+//   backward weight  dwᵀ [K, O] = Σ_n im2colᵀ(x[n]) · g[n]ᵀ with the im2col stored pixel-major (taps ×
+//                    channels contiguous per pixel) and g[n]ᵀ transposed by tiles, so the GEMM packs both
+//                    operands with row copies; GEMMs accumulate (C +=) per block of output rows. Images
+//                    are split between threads, one partial sum per thread, added at the end (no race).
 //   backward input   stride 1 (and padding ≤ k − 1): a forward conv of g with the flipped, transposed
-//                    kernel and padding k − 1 − p (the same GEMM shape as the forward, no scatter);
-//                    otherwise dcol = wᵀ · g[n], then col2im (the adjoint of im2col) into dx[n].
+//                    kernel and padding k − 1 − p (the forward's GEMM, no scatter); otherwise
+//                    dcol = wᵀ · g[n], then col2im (the adjoint of im2col) into dx[n].
 // Images run in parallel (one GEMM thread each) when there are enough of them, else one after the
-// other with every thread in each GEMM.
+// other with every thread in each GEMM. Paddings larger than the kernel take explicit im2col paths.
 #include <algorithm>
 #include <cstring>
 #include <vector>
+#include "../core/error.h"
 #include "../core/thread_pool.h"
 #include "../ops/ops.h"
 #include "cpu_ops.h"
@@ -166,6 +170,89 @@ void im2col_pixel_major(const T* xp, T* colT, int64_t ld, const ConvGeom& g, int
     }
 }
 
+/// xp [C, Hp, Wp] = one image x [C, H, W] with a zero border of ph rows and pw columns.
+template <class T>
+void pad_channel_major(const T* x, T* xp, const ConvGeom& g) {
+  const int64_t Wp = g.w + 2 * g.pw, Hp = g.h + 2 * g.ph;
+  for (int64_t c = 0; c < g.c; ++c) {
+    T* plane = xp + c * Hp * Wp;
+    std::fill(plane, plane + g.ph * Wp, T(0));
+    for (int64_t h = 0; h < g.h; ++h) {
+      T* row = plane + (h + g.ph) * Wp;
+      std::fill(row, row + g.pw, T(0));
+      std::memcpy(row + g.pw, x + (c * g.h + h) * g.w, sizeof(T) * g.w);
+      std::fill(row + g.pw + g.w, row + Wp, T(0));
+    }
+    std::fill(plane + (g.h + g.ph) * Wp, plane + Hp * Wp, T(0));
+  }
+}
+
+/// What pack_im2col needs: the padded image and the geometry.
+template <class T>
+struct Im2colSource {
+  const T* xp;  // pad_channel_major output
+  const ConvGeom* g;
+};
+
+template <class T, int NR>
+inline void copy_run(T* dst, const T* src, int64_t len, int64_t stride) {
+  if (stride == 1 && len == NR) {
+    std::memcpy(dst, src, sizeof(T) * NR);  // the common case: a whole panel from one output row
+  } else {
+    for (int64_t u = 0; u < len; ++u) dst[u] = src[u * stride];
+  }
+}
+
+/// The GEMM's B producer for the forward (gemm::Problem::pack_b_fn): op(B) = im2col of the padded
+/// image, element (k = (c, i, j), pixel (oh, ow)) = xp[c, oh·sh + i, ow·sw + j], packed straight into
+/// the micro-panel layout (no im2col matrix is written).
+template <class T, int NR>
+void pack_im2col(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, T* dst) {
+  const Im2colSource<T>& src = *static_cast<const Im2colSource<T>*>(ctx);
+  const ConvGeom& g = *src.g;
+  const int64_t Wp = g.w + 2 * g.pw, plane = (g.h + 2 * g.ph) * Wp, taps = g.kh * g.kw;
+  for (int64_t q = 0; q < nc; q += NR) {
+    const int64_t cols = std::min<int64_t>(NR, nc - q);
+    T* d = dst + q * kc;
+    // The panel's pixels as runs within one output row: (offset in the panel, length, window corner).
+    int64_t off[NR], len[NR], corner[NR];
+    int runs = 0;
+    for (int64_t t = 0; t < cols; ++runs) {
+      const int64_t pix = j0 + q + t, oh = pix / g.wo, ow = pix - oh * g.wo;
+      off[runs] = t;
+      len[runs] = std::min(cols - t, g.wo - ow);
+      corner[runs] = oh * g.sh * Wp + ow * g.sw;
+      t += len[runs];
+    }
+    int64_t c = p0 / taps, r = p0 - c * taps, i = r / g.kw, j = r - i * g.kw;
+    for (int64_t p = 0; p < kc; ++p) {
+      T* dp = d + p * NR;
+      const T* base = src.xp + c * plane + i * Wp + j;
+      for (int u = 0; u < runs; ++u) copy_run<T, NR>(dp + off[u], base + corner[u], len[u], g.sw);
+      for (int64_t t = cols; t < NR; ++t) dp[t] = T(0);
+      if (++j == g.kw) {
+        j = 0;
+        if (++i == g.kh) {
+          i = 0;
+          ++c;
+        }
+      }
+    }
+  }
+}
+
+/// pack_im2col for the GEMM's run-time panel width.
+template <class T>
+void pack_im2col_any(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, T* dst) {
+  switch (nr) {
+    case 32: return pack_im2col<T, 32>(ctx, p0, kc, j0, nc, dst);
+    case 16: return pack_im2col<T, 16>(ctx, p0, kc, j0, nc, dst);
+    case 8: return pack_im2col<T, 8>(ctx, p0, kc, j0, nc, dst);
+    case 4: return pack_im2col<T, 4>(ctx, p0, kc, j0, nc, dst);
+    default: fail(code::kInternal, "conv2d: GEMM panel width ", nr, " has no im2col packer");
+  }
+}
+
 /// Runs fn(image, gemm_threads) for every image: in parallel over the images (one GEMM thread each)
 /// when they are small or many, else one after the other with every thread.
 template <class F>
@@ -190,11 +277,22 @@ void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g
   const bool pointwise = is_pointwise(g);
   std::vector<T> wt(static_cast<size_t>(K * g.o));
   transpose_add_bias<T>(w, g.o, K, nullptr, wt.data());
+  // im2col generated inside the GEMM's packing from a padded copy of the image (paddings up to the
+  // kernel size, i.e. always in practice); else an explicit im2col matrix per block of output rows.
+  const bool fused = !pointwise && g.ph <= g.kh && g.pw <= g.kw;
   for_each_image(g.n, 2.0 * g.o * P * K, [&](int64_t b, int threads) {
     const T* xb = x + b * g.c * g.h * g.w;
     T* yb = y + b * g.o * P;
     if (pointwise) {
       gemm::gemm<T>({g.o, P, K, wt.data(), 1, g.o, xb, P, 1, yb, P}, threads);
+    } else if (fused) {
+      T* xp = scratch<T, 3>(static_cast<size_t>((g.h + 2 * g.ph) * (g.w + 2 * g.pw) * g.c));
+      pad_channel_major(xb, xp, g);
+      const Im2colSource<T> src{xp, &g};
+      gemm::Problem<T> pr{g.o, P, K, wt.data(), 1, g.o, nullptr, 0, 0, yb, P};
+      pr.pack_b_fn = pack_im2col_any<T>;
+      pr.b_ctx = &src;
+      gemm::gemm<T>(pr, threads);
     } else {
       // One chunk when the GEMM itself is threaded (few images): it then has enough columns to split.
       const int64_t rows_per = threads == 1 ? std::max<int64_t>(1, kChunkPixels / g.wo) : g.ho;

@@ -204,7 +204,8 @@ void gemm_packed(const Config<T>& cf, const Problem<T>& pr) {
       cf.pack_a(mc, kc, pr.a + ic * pr.ars + pc * pr.acs, pr.ars, pr.acs, apack);
       for (int64_t jc = 0; jc < n_end; jc += NC) {
         const int64_t nc = std::min(NC, n_end - jc);
-        cf.pack_b(kc, nc, pr.b + pc * pr.brs + jc * pr.bcs, pr.brs, pr.bcs, bpack);
+        if (pr.pack_b_fn) pr.pack_b_fn(pr.b_ctx, pc, kc, pr.b_col0 + jc, nc, NR, bpack);
+        else cf.pack_b(kc, nc, pr.b + pc * pr.brs + jc * pr.bcs, pr.brs, pr.bcs, bpack);
         for (int64_t ir = 0; ir < panels; ++ir) {
           const int64_t i0 = ic + ir * MR;
           const int64_t rows = std::min<int64_t>(MR, m - i0);
@@ -266,6 +267,7 @@ void gemm_packed_parallel(const Config<T>& cf, const Problem<T>& pr, int nthread
         Problem<T> sub = pr;
         sub.n = j1 - j0;
         sub.b = pr.b + j0 * pr.bcs;
+        sub.b_col0 = pr.b_col0 + j0;
         sub.c = pr.c + j0;
         gemm_packed(cf, sub);
       }
@@ -346,7 +348,7 @@ void gemm(const Problem<T>& pr, int nthreads) {
   }
   const double flops = 2.0 * m * n * k * (pr.lower ? 0.5 : 1.0);
   const int nt = threads_for(flops, nthreads);
-  if (pr.accumulate) {  // C += op(A)·op(B): the packed path only (the others overwrite C)
+  if (pr.accumulate || pr.pack_b_fn) {  // the packed path only (the others overwrite C or read b)
     if (nt > 1) gemm_packed_parallel(cf, pr, nt);
     else gemm_packed(cf, pr);
     return;
