@@ -26,7 +26,7 @@ namespace {
 
 // An image smaller than this many flops runs on one thread and the batch is split across the pool.
 constexpr double kImageSerialFlops = 2e7;
-// Pixels per im2col block of the forward (K·256 floats: 590 KB for K = 576, within the 1 MB L2).
+// Pixels per im2col block and GEMM thread (K·256 floats: 590 KB for K = 576, within the 1 MB L2).
 constexpr int64_t kChunkPixels = 256;
 
 /// A grow-only per-thread buffer of T (the im2col matrix, GEMM partial results).
@@ -81,21 +81,20 @@ void im2col(const T* x, T* col, int64_t ld, const ConvGeom& g, int64_t oh0, int6
       }
 }
 
-/// dx [C, H, W] = col2im(dcol) (row stride ld): the adjoint of im2col (dx zeroed first, then every
-/// column entry added to the input element it was read from).
+/// dx [C, H, W] += col2im(dcol) for output rows [oh0, oh1) (dcol [C·kh·kw, (oh1 − oh0)·Wo], row stride
+/// ld): the adjoint of im2col, every column entry added to the input element it was read from.
 template <class T>
-void col2im(const T* dcol, int64_t ld, T* dx, const ConvGeom& g) {
-  std::fill(dx, dx + g.c * g.h * g.w, T(0));
+void col2im(const T* dcol, int64_t ld, T* dx, const ConvGeom& g, int64_t oh0, int64_t oh1) {
   for (int64_t c = 0; c < g.c; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
         const T* row = dcol + ((c * g.kh + i) * g.kw + j) * ld;
         const int64_t lo = std::min(g.wo, std::max<int64_t>(0, (g.pw - j + g.sw - 1) / g.sw));
         const int64_t hi = std::max(lo, std::min(g.wo, (g.w + g.pw - j + g.sw - 1) / g.sw));
-        for (int64_t oh = 0; oh < g.ho; ++oh) {
+        for (int64_t oh = oh0; oh < oh1; ++oh) {
           const int64_t ih = oh * g.sh - g.ph + i;
           if (ih < 0 || ih >= g.h) continue;
-          const T* src = row + oh * g.wo;
+          const T* src = row + (oh - oh0) * g.wo;
           T* dst = dx + (c * g.h + ih) * g.w;
           for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw - g.pw + j] += src[ow];
         }
@@ -253,6 +252,12 @@ void pack_im2col_any(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_
   }
 }
 
+/// Output rows per im2col block: about kChunkPixels pixels per GEMM thread, so the block stays in cache
+/// and its size is bounded whatever the image size.
+inline int64_t chunk_rows(const ConvGeom& g, int threads) {
+  return std::max<int64_t>(1, kChunkPixels * threads / std::max<int64_t>(1, g.wo));
+}
+
 /// Runs fn(image, gemm_threads) for every image: in parallel over the images (one GEMM thread each)
 /// when they are small or many, else one after the other with every thread.
 template <class F>
@@ -294,8 +299,7 @@ void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g
       pr.b_ctx = &src;
       gemm::gemm<T>(pr, threads);
     } else {
-      // One chunk when the GEMM itself is threaded (few images): it then has enough columns to split.
-      const int64_t rows_per = threads == 1 ? std::max<int64_t>(1, kChunkPixels / g.wo) : g.ho;
+      const int64_t rows_per = chunk_rows(g, threads);
       const int64_t ld = col_ld<T>(std::min(rows_per, g.ho) * g.wo);
       T* col = scratch<T, 0>(static_cast<size_t>(K * ld));
       for (int64_t oh0 = 0; oh0 < g.ho; oh0 += rows_per) {
@@ -339,11 +343,17 @@ void conv_backward_input(const T* go, const T* w, T* dx, const ConvGeom& g) {
     return;
   }
   for_each_image(g.n, 2.0 * g.o * P * K, [&](int64_t b, int threads) {
-    const int64_t ld = col_ld<T>(P);
+    T* dxb = dx + b * g.c * g.h * g.w;
+    std::fill(dxb, dxb + g.c * g.h * g.w, T(0));
+    const int64_t rows_per = chunk_rows(g, threads);
+    const int64_t ld = col_ld<T>(std::min(rows_per, g.ho) * g.wo);
     T* dcol = scratch<T, 0>(static_cast<size_t>(K * ld));
-    // dcol [K, P] = wᵀ [K, O] · g[b] [O, P]
-    gemm::gemm<T>({K, P, g.o, w, 1, K, go + b * g.o * P, P, 1, dcol, ld}, threads);
-    col2im(dcol, ld, dx + b * g.c * g.h * g.w, g);
+    for (int64_t oh0 = 0; oh0 < g.ho; oh0 += rows_per) {
+      const int64_t oh1 = std::min(g.ho, oh0 + rows_per);
+      // dcol [K, block] = wᵀ [K, O] · g[b] [O, block]
+      gemm::gemm<T>({K, (oh1 - oh0) * g.wo, g.o, w, 1, K, go + b * g.o * P + oh0 * g.wo, P, 1, dcol, ld}, threads);
+      col2im(dcol, ld, dxb, g, oh0, oh1);
+    }
   });
 }
 
@@ -387,7 +397,7 @@ void conv_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
           // rows/columns, so the GEMM packs them with row copies, not a transposition.
           T* xp = scratch<T, 3>(static_cast<size_t>((g.h + 2 * g.ph) * (g.w + 2 * g.pw) * g.c));
           pad_pixel_major(xb, xp, g);
-          const int64_t rows_per = gemm_threads == 1 ? std::max<int64_t>(1, kChunkPixels / g.wo) : g.ho;
+          const int64_t rows_per = chunk_rows(g, gemm_threads);
           const int64_t ld = col_ld<T>(K);
           T* colT = scratch<T, 0>(static_cast<size_t>(std::min(rows_per, g.ho) * g.wo * ld));
           for (int64_t oh0 = 0; oh0 < g.ho; oh0 += rows_per) {
@@ -399,7 +409,7 @@ void conv_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
           continue;
         }
         // acc [K, O] += col [K, P] · g[b]ᵀ [P, O], over blocks of output rows whose im2col block stays in L2
-        const int64_t rows_per = gemm_threads == 1 ? std::max<int64_t>(1, kChunkPixels / g.wo) : g.ho;
+        const int64_t rows_per = chunk_rows(g, gemm_threads);
         const int64_t ld = col_ld<T>(std::min(rows_per, g.ho) * g.wo);
         T* col = scratch<T, 0>(static_cast<size_t>(K * ld));
         for (int64_t oh0 = 0; oh0 < g.ho; oh0 += rows_per) {
