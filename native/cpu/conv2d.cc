@@ -3,10 +3,11 @@
 //   forward          y[n] [O, P] = w [O, K] · im2col(x[n]) [K, P]: the im2col operand is produced inside
 //                    the GEMM's packing (gemm::Problem::pack_b_fn) from a zero-padded copy of the image,
 //                    so no im2col matrix is written; 1×1 stride-1 unpadded convs use x[n] itself
-//   backward weight  dwᵀ [K, O] = Σ_n im2colᵀ(x[n]) · g[n]ᵀ with the im2col stored pixel-major (taps ×
-//                    channels contiguous per pixel) and g[n]ᵀ transposed by tiles, so the GEMM packs both
-//                    operands with row copies; GEMMs accumulate (C +=) per block of output rows. Images
-//                    are split between threads, one partial sum per thread, added at the end (no race).
+//   backward weight  dwᵀ [(i, j, c), O] += im2col(x[n]) · g[n]ᵀ: the im2col operand is produced inside
+//                    the GEMM's A packing (gemm::Problem::pack_a_fn) from a padded pixel-major copy of the
+//                    image (a pixel's channels contiguous), g[n]ᵀ is transposed by tiles; the GEMMs
+//                    accumulate (C +=). Images are split between threads, one partial sum per thread,
+//                    added at the end (no reduction race).
 //   backward input   stride 1 (and padding ≤ k − 1): a forward conv of g with the flipped, transposed
 //                    kernel and padding k − 1 − p (the forward's GEMM, no scatter); otherwise
 //                    dcol = wᵀ · g[n], then col2im (the adjoint of im2col) into dx[n].
@@ -153,22 +154,6 @@ void pad_pixel_major(const T* x, T* xp, const ConvGeom& g) {
     transpose_strided(x + h * g.w, g.c, g.w, g.h * g.w, xp + ((h + g.ph) * Wp + g.pw) * g.c, g.c);
 }
 
-/// colT [(oh1 − oh0)·Wo, kh·kw·C] (row stride ld) from xp (pad_pixel_major): row (oh − oh0, ow) holds, for
-/// each tap (i, j), the C channels of input pixel (oh·sh + i, ow·sw + j) of the padded image. The
-/// columns are ordered (i, j, c) so that each tap is one contiguous copy of C values.
-template <class T>
-void im2col_pixel_major(const T* xp, T* colT, int64_t ld, const ConvGeom& g, int64_t oh0, int64_t oh1) {
-  const int64_t Wp = g.w + 2 * g.pw;
-  for (int64_t oh = oh0; oh < oh1; ++oh)
-    for (int64_t ow = 0; ow < g.wo; ++ow) {
-      T* dst = colT + ((oh - oh0) * g.wo + ow) * ld;
-      for (int64_t i = 0; i < g.kh; ++i) {
-        const T* src = xp + ((oh * g.sh + i) * Wp + ow * g.sw) * g.c;
-        std::memcpy(dst + i * g.kw * g.c, src, sizeof(T) * g.kw * g.c);
-      }
-    }
-}
-
 /// xp [C, Hp, Wp] = one image x [C, H, W] with a zero border of ph rows and pw columns.
 template <class T>
 void pad_channel_major(const T* x, T* xp, const ConvGeom& g) {
@@ -249,6 +234,64 @@ void pack_im2col_any(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_
     case 8: return pack_im2col<T, 8>(ctx, p0, kc, j0, nc, dst);
     case 4: return pack_im2col<T, 4>(ctx, p0, kc, j0, nc, dst);
     default: fail(code::kInternal, "conv2d: GEMM panel width ", nr, " has no im2col packer");
+  }
+}
+
+/// What pack_pixel_major_a needs: the padded pixel-major image (pad_pixel_major) and the geometry.
+template <class T>
+struct PixelMajorSource {
+  const T* xp;
+  const ConvGeom* g;
+};
+
+/// The GEMM's A producer for the backward weight (gemm::Problem::pack_a_fn): op(A) row (i, j, c) (tap
+/// (i, j), channel c), column = output pixel (oh, ow), element xp[(oh·sh + i)·Wp + ow·sw + j][c]: per
+/// pixel, a panel's MR rows are MR consecutive channels of one or two taps, copied straight from xp.
+template <class T, int MR>
+void pack_pixel_major_a(const void* ctx, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T* dst) {
+  const PixelMajorSource<T>& src = *static_cast<const PixelMajorSource<T>*>(ctx);
+  const ConvGeom& g = *src.g;
+  const int64_t Wp = g.w + 2 * g.pw;
+  for (int64_t r = 0; r < mc; r += MR) {
+    const int64_t rows = std::min<int64_t>(MR, mc - r);
+    T* d = dst + r * kc;
+    // The panel's rows as runs within one tap: (offset in the panel, length, offset in xp).
+    int64_t off[MR], len[MR], shift[MR];
+    int runs = 0;
+    for (int64_t t = 0; t < rows; ++runs) {
+      const int64_t row = i0 + r + t, tap = row / g.c, c = row - tap * g.c;
+      off[runs] = t;
+      len[runs] = std::min(rows - t, g.c - c);
+      shift[runs] = ((tap / g.kw) * Wp + tap % g.kw) * g.c + c;
+      t += len[runs];
+    }
+    int64_t oh = p0 / g.wo, ow = p0 - oh * g.wo;
+    for (int64_t p = 0; p < kc; ++p) {
+      T* dp = d + p * MR;
+      const T* base = src.xp + (oh * g.sh * Wp + ow * g.sw) * g.c;
+      if (runs == 1 && rows == MR) {
+        std::memcpy(dp, base + shift[0], sizeof(T) * MR);
+      } else {
+        for (int u = 0; u < runs; ++u)
+          for (int64_t e = 0; e < len[u]; ++e) dp[off[u] + e] = base[shift[u] + e];
+        for (int64_t t = rows; t < MR; ++t) dp[t] = T(0);
+      }
+      if (++ow == g.wo) {
+        ow = 0;
+        ++oh;
+      }
+    }
+  }
+}
+
+/// pack_pixel_major_a for the GEMM's run-time panel height.
+template <class T>
+void pack_pixel_major_a_any(const void* ctx, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, T* dst) {
+  switch (mr) {
+    case 12: return pack_pixel_major_a<T, 12>(ctx, i0, mc, p0, kc, dst);
+    case 6: return pack_pixel_major_a<T, 6>(ctx, i0, mc, p0, kc, dst);
+    case 4: return pack_pixel_major_a<T, 4>(ctx, i0, mc, p0, kc, dst);
+    default: fail(code::kInternal, "conv2d_backward_weight: GEMM panel height ", mr, " has no packer");
   }
 }
 
@@ -393,19 +436,16 @@ void conv_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
           continue;
         }
         if (pixel_major) {
-          // acc [(i, j, c), O] += colT [P, K]ᵀ · g[b]ᵀ [P, O]: both operands are contiguous along the GEMM's
-          // rows/columns, so the GEMM packs them with row copies, not a transposition.
+          // acc [(i, j, c), O] += im2col [(i, j, c), P] · g[b]ᵀ [P, O]: the GEMM's A operand is produced
+          // while packing, from the padded pixel-major image (runs of channels are contiguous there), and
+          // g[b]ᵀ packs with row copies.
           T* xp = scratch<T, 3>(static_cast<size_t>((g.h + 2 * g.ph) * (g.w + 2 * g.pw) * g.c));
           pad_pixel_major(xb, xp, g);
-          const int64_t rows_per = chunk_rows(g, gemm_threads);
-          const int64_t ld = col_ld<T>(K);
-          T* colT = scratch<T, 0>(static_cast<size_t>(std::min(rows_per, g.ho) * g.wo * ld));
-          for (int64_t oh0 = 0; oh0 < g.ho; oh0 += rows_per) {
-            const int64_t oh1 = std::min(g.ho, oh0 + rows_per);
-            im2col_pixel_major(xp, colT, ld, g, oh0, oh1);
-            gemm::gemm<T>({K, g.o, (oh1 - oh0) * g.wo, colT, 1, ld, gt + oh0 * g.wo * g.o, g.o, 1, acc, g.o, false, 0, true},
-                          gemm_threads);
-          }
+          const PixelMajorSource<T> src{xp, &g};
+          gemm::Problem<T> pr{K, g.o, P, nullptr, 0, 0, gt, g.o, 1, acc, g.o, false, 0, true};
+          pr.pack_a_fn = pack_pixel_major_a_any<T>;
+          pr.a_ctx = &src;
+          gemm::gemm<T>(pr, gemm_threads);
           continue;
         }
         // acc [K, O] += col [K, P] · g[b]ᵀ [P, O], over blocks of output rows whose im2col block stays in L2

@@ -201,7 +201,8 @@ void gemm_packed(const Config<T>& cf, const Problem<T>& pr) {
     for (int64_t pc = 0; pc < k; pc += KC) {
       const int64_t kc = std::min(KC, k - pc);
       const bool accumulate = pc > 0 || pr.accumulate;
-      cf.pack_a(mc, kc, pr.a + ic * pr.ars + pc * pr.acs, pr.ars, pr.acs, apack);
+      if (pr.pack_a_fn) pr.pack_a_fn(pr.a_ctx, pr.a_row0 + ic, mc, pc, kc, MR, apack);
+      else cf.pack_a(mc, kc, pr.a + ic * pr.ars + pc * pr.acs, pr.ars, pr.acs, apack);
       for (int64_t jc = 0; jc < n_end; jc += NC) {
         const int64_t nc = std::min(NC, n_end - jc);
         if (pr.pack_b_fn) pr.pack_b_fn(pr.b_ctx, pc, kc, pr.b_col0 + jc, nc, NR, bpack);
@@ -252,6 +253,7 @@ void gemm_packed_parallel(const Config<T>& cf, const Problem<T>& pr, int nthread
         Problem<T> sub = pr;
         sub.m = r1 - r0;
         sub.a = pr.a + r0 * pr.ars;
+        sub.a_row0 = pr.a_row0 + r0;
         sub.c = pr.c + r0 * pr.ldc;
         sub.row0 = pr.row0 + r0;
         if (pr.lower) sub.n = std::min(pr.n, sub.row0 + sub.m);
@@ -348,7 +350,7 @@ void gemm(const Problem<T>& pr, int nthreads) {
   }
   const double flops = 2.0 * m * n * k * (pr.lower ? 0.5 : 1.0);
   const int nt = threads_for(flops, nthreads);
-  if (pr.accumulate || pr.pack_b_fn) {  // the packed path only (the others overwrite C or read b)
+  if (pr.accumulate || pr.pack_b_fn || pr.pack_a_fn) {  // the packed path only (the others overwrite C or read a, b)
     if (nt > 1) gemm_packed_parallel(cf, pr, nt);
     else gemm_packed(cf, pr);
     return;
