@@ -4,10 +4,12 @@
  * formulas on the same thread count in the same run (bench/torch/<layer>.py, when a Python with torch
  * is installed), and compares peak memory.
  *
- * Peak memory (both sides measured the same way, each row in a fresh process): after one warm-up
- * forward + backward, the peak resident set (VmHWM) is reset through /proc/self/clear_refs, one more
- * forward + backward runs, and the row reports VmHWM − VmRSS measured just before it: the memory the
- * step needs on top of the parameters, inputs and the library's warm state.
+ * Peak memory (both sides measured the same way, each row in a fresh process): with the layer's
+ * parameters and inputs allocated, the peak resident set (VmHWM) is reset through
+ * /proc/self/clear_refs and the first forward + backward runs; the row reports VmHWM − VmRSS measured
+ * just before it: the memory the step needs on top of parameters and inputs (no warm-up step, so
+ * that neither side's allocator cache hides it; one-time library initialisation is included on both
+ * sides).
  *
  * Rows are declared in ROWS (one `LayerRow` per layer shape); other layers add theirs there.
  */
@@ -70,7 +72,6 @@ function status(key: string): number {
 /** Peak memory of one step of row `i`, in this process (see the file comment). */
 export function measurePeak(i: number): number {
   const { step, dispose } = ROWS[i].setup();
-  step();
   fs.writeFileSync('/proc/self/clear_refs', '5');
   const base = status('VmRSS');
   step();
