@@ -158,15 +158,19 @@ void cpl_backward(OpCall& c) {
   const Runner R{c.device};
   const Tensor h = R.step(sigma);
   const Tensor neg_h = R.scale(h, -1.0);
-  Tensor r = R.apply(conv, gy, W, nullptr);               // W gy per sample
-  Tensor s = R.op("mul", {r, R.op("sign", {a})});          // D ⊙ r  (sign(a) = 1[z > 0])
-  c.outputs[0] = R.op("sub", {gy, R.op("mul", {R.adjoint(conv, s, W, x.shape()), h})});
-  Tensor gw = R.op("add", {R.weight_grad(conv, gy, a, W), R.weight_grad(conv, x, s, W)});
-  c.outputs[1] = R.op("mul", {gw, neg_h});
+  // Intermediates of the batch's size are released as soon as possible (peak: s and two more).
+  Tensor s;
+  {
+    Tensor r = R.apply(conv, gy, W, nullptr);  // W gy per sample
+    s = R.op("mul", {r, R.op("sign", {a})});   // D ⊙ r  (sign(a) = 1[z > 0])
+  }
+  // gsigma = Σ⟨a, r⟩ · 4 sigma / (sigma² + ε)² = Σ⟨a, s⟩ · sigma · h²  (a = 0 where D = 0).
+  Tensor ar = R.op("sum", {R.op("mul", {a, s})});
   std::vector<int64_t> axes = conv ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{0};
   c.outputs[2] = R.op("mul", {R.op("sum", {s}, one_attr("axes", std::vector<double>(axes.begin(), axes.end()))), neg_h});
-  // gsigma = Σ⟨a, r⟩ · 4 sigma / (sigma² + ε)² = Σ⟨a, r⟩ · sigma · h².
-  Tensor ar = R.op("sum", {R.op("mul", {a, r})});
+  Tensor gw = R.op("add", {R.weight_grad(conv, gy, a, W), R.weight_grad(conv, x, s, W)});
+  c.outputs[1] = R.op("mul", {gw, neg_h});
+  c.outputs[0] = R.op("sub", {gy, R.op("mul", {R.adjoint(conv, s, W, x.shape()), h})});
   Tensor sv = sigma.view({});
   c.outputs[3] = R.op("mul", {R.op("mul", {ar, sv}), R.op("mul", {h, h})}).view(sigma.shape());
 }
