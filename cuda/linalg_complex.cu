@@ -29,6 +29,9 @@ constexpr int kTile = 64;          // C tile of the complex GEMM (per block of 2
 constexpr int kKc = 16;            // K chunk of the complex GEMM staged in shared memory
 constexpr int kTrsmThreads = 128;  // right-hand-side columns per block of the triangular solves
 constexpr int kPrepChunk = 4096;   // values per block of the copy / scan kernels
+// Dynamic shared memory of the panel kernel (within the opt-in limit of sm_80 and sm_90): the panel
+// holds (n − j0) rows × up to kNb columns, narrower when the rows would not fit (float64 n = 512: 11).
+constexpr size_t kPanelSmemBytes = 96 * 1024;
 
 /// Block-wide argmax of (v, i) over the threads (ties: the smaller index); every thread gets the result.
 __device__ void block_argmax(double* red, int* idx, double v, int i, double* best, int* where) {
@@ -171,17 +174,50 @@ __global__ void lu_prepare_kernel(const T* __restrict__ a, T* __restrict__ lu, d
   }
 }
 
-/// Blocked path: factors the panel of columns j0 .. j0+jb−1 of lu[b] (rows j0 .. n−1) in global memory,
-/// one block per matrix: per column a block-wide pivot search, the swap of the two whole rows (all n
-/// columns, as LAPACK's getrf), the scaling of the column below the pivot and the rank-1 update of the
-/// rest of the panel. The first panel (j0 = 0) also sets status[b] and the singularity tolerance tolv[b]
-/// from the partial maxima of lu_prepare_kernel. Matrices whose status is not kLuOk are skipped.
+/// Block-wide argmax of (v, i) (ties: the smaller index) by warp shuffles and one pass over the per-warp
+/// winners in shared memory (2 barriers); every thread gets the result. blockDim.x: a multiple of 32.
+__device__ void block_argmax_warp(double* wv, int* wi, double v, int i, double* best, int* where) {
+  for (int off = 16; off > 0; off >>= 1) {
+    const double ov = __shfl_down_sync(0xffffffffu, v, off);
+    const int oi = __shfl_down_sync(0xffffffffu, i, off);
+    if (ov > v || (ov == v && oi < i)) {
+      v = ov;
+      i = oi;
+    }
+  }
+  if ((threadIdx.x & 31) == 0) {
+    wv[threadIdx.x >> 5] = v;
+    wi[threadIdx.x >> 5] = i;
+  }
+  __syncthreads();
+  v = wv[0];
+  i = wi[0];
+  for (int w = 1; w < static_cast<int>(blockDim.x >> 5); ++w)
+    if (wv[w] > v || (wv[w] == v && wi[w] < i)) {
+      v = wv[w];
+      i = wi[w];
+    }
+  *best = v;
+  *where = i;
+  __syncthreads();
+}
+
+/// Blocked path: factors the panel of columns j0 .. j0+jb−1 (rows j0 .. n−1) of lu[b], one block per
+/// matrix, on a copy in dynamic shared memory (planar re/im, odd leading dimension ld: the column reads
+/// of the pivot search hit distinct banks): per column a warp-shuffle pivot search, the swap of the two
+/// panel rows, the scaling of the column below the pivot and the rank-1 update of the rest of the panel.
+/// Then the panel goes back to global memory and the panel's row swaps are applied to the columns left
+/// and right of it (as LAPACK's laswp). The first panel (j0 = 0) also sets status[b] and the singularity
+/// tolerance tolv[b] from the partial maxima of lu_prepare_kernel. Matrices whose status is not kLuOk
+/// are skipped.
 template <class T>
 __global__ void lu_panel_kernel(T* __restrict__ lu, int* __restrict__ perm, int* __restrict__ status,
                                 double* __restrict__ tolv, const double* __restrict__ partial, int chunks, int n, int j0,
-                                int jb, T eps) {
-  __shared__ double red[kLuThreads];
-  __shared__ int idx[kLuThreads];
+                                int jb, int ld, T eps) {
+  extern __shared__ unsigned char smem_raw[];
+  __shared__ double wv[kLuThreads / 32];
+  __shared__ int wi[kLuThreads / 32];
+  __shared__ int pivs[kNb];
   __shared__ int skip;
   const size_t b = blockIdx.x;
   const int t = threadIdx.x;
@@ -202,59 +238,87 @@ __global__ void lu_panel_kernel(T* __restrict__ lu, int* __restrict__ perm, int*
   __syncthreads();
   if (skip) return;
   const double tol = tolv[b];
+  const int rows = n - j0;
+  T* pr = reinterpret_cast<T*>(smem_raw);  // panel row r (matrix row j0 + r), column c: pr/pi[r·ld + c]
+  T* pi = pr + static_cast<size_t>(rows) * ld;
   T* m = lu + b * static_cast<size_t>(n) * n * 2;
-  const int j1 = j0 + jb;
-  for (int j = j0; j < j1; ++j) {
+  for (int e = t; e < rows * jb; e += blockDim.x) {
+    const int r = e / jb, c = e % jb;
+    const size_t g = 2 * (static_cast<size_t>(j0 + r) * n + j0 + c);
+    pr[r * ld + c] = m[g];
+    pi[r * ld + c] = m[g + 1];
+  }
+  __syncthreads();
+  for (int jj = 0; jj < jb; ++jj) {
     double v = -1;
-    int vi = j;
-    for (int i = j + t; i < n; i += blockDim.x) {
-      const double re = m[2 * (static_cast<size_t>(i) * n + j)], im = m[2 * (static_cast<size_t>(i) * n + j) + 1];
+    int vi = jj;
+    for (int r = jj + t; r < rows; r += blockDim.x) {
+      const double re = pr[r * ld + jj], im = pi[r * ld + jj];
       const double m2 = re * re + im * im;
       if (m2 > v) {
         v = m2;
-        vi = i;
+        vi = r;
       }
     }
     double best;
     int piv;
-    block_argmax(red, idx, v, vi, &best, &piv);
+    block_argmax_warp(wv, wi, v, vi, &best, &piv);
     if (!(best > tol * tol)) {
       if (t == 0) status[b] = kLuSingular;
       return;
     }
-    if (t == 0) perm[b * n + j] = piv;
-    if (piv != j)
-      for (int q = t; q < n; q += blockDim.x) {
-        T* x = m + 2 * (static_cast<size_t>(j) * n + q);
-        T* y = m + 2 * (static_cast<size_t>(piv) * n + q);
-        const T xr = x[0], xi = x[1];
-        x[0] = y[0];
-        x[1] = y[1];
-        y[0] = xr;
-        y[1] = xi;
+    if (t == 0) {
+      perm[b * n + j0 + jj] = j0 + piv;
+      pivs[jj] = j0 + piv;
+    }
+    if (piv != jj)
+      for (int c = t; c < jb; c += blockDim.x) {
+        const T xr = pr[jj * ld + c], xi = pi[jj * ld + c];
+        pr[jj * ld + c] = pr[piv * ld + c];
+        pi[jj * ld + c] = pi[piv * ld + c];
+        pr[piv * ld + c] = xr;
+        pi[piv * ld + c] = xi;
       }
     __syncthreads();
-    const T dr = m[2 * (static_cast<size_t>(j) * n + j)], di = m[2 * (static_cast<size_t>(j) * n + j) + 1];
+    const T dr = pr[jj * ld + jj], di = pi[jj * ld + jj];
     const T d2 = dr * dr + di * di, ir = dr / d2, ii = -di / d2;
-    for (int i = j + 1 + t; i < n; i += blockDim.x) {
-      T* l = m + 2 * (static_cast<size_t>(i) * n + j);
-      const T xr = l[0], xi = l[1];
-      l[0] = xr * ir - xi * ii;
-      l[1] = xr * ii + xi * ir;
+    for (int r = jj + 1 + t; r < rows; r += blockDim.x) {
+      const T xr = pr[r * ld + jj], xi = pi[r * ld + jj];
+      pr[r * ld + jj] = xr * ir - xi * ii;
+      pi[r * ld + jj] = xr * ii + xi * ir;
     }
     __syncthreads();
-    // the rest of the panel: A[i, q] −= L[i, j]·U[j, q] for i > j, j < q < j1
-    const int pc = j1 - j - 1;
+    // the rest of the panel: P[r, c] −= L[r, jj]·U[jj, c] for r > jj, jj < c < jb
+    const int pc = jb - jj - 1;
     if (pc > 0) {
-      for (int e = t; e < (n - j - 1) * pc; e += blockDim.x) {
-        const int i = j + 1 + e / pc, q = j + 1 + e % pc;
-        const T* l = m + 2 * (static_cast<size_t>(i) * n + j);
-        const T* u = m + 2 * (static_cast<size_t>(j) * n + q);
-        T* x = m + 2 * (static_cast<size_t>(i) * n + q);
-        x[0] -= l[0] * u[0] - l[1] * u[1];
-        x[1] -= l[0] * u[1] + l[1] * u[0];
+      for (int e = t; e < (rows - jj - 1) * pc; e += blockDim.x) {
+        const int r = jj + 1 + e / pc, c = jj + 1 + e % pc;
+        const T lr = pr[r * ld + jj], li = pi[r * ld + jj], ur = pr[jj * ld + c], ui = pi[jj * ld + c];
+        pr[r * ld + c] -= lr * ur - li * ui;
+        pi[r * ld + c] -= lr * ui + li * ur;
       }
       __syncthreads();
+    }
+  }
+  for (int e = t; e < rows * jb; e += blockDim.x) {
+    const int r = e / jb, c = e % jb;
+    const size_t g = 2 * (static_cast<size_t>(j0 + r) * n + j0 + c);
+    m[g] = pr[r * ld + c];
+    m[g + 1] = pi[r * ld + c];
+  }
+  // the panel's swaps, in order, on every column outside the panel (one thread per column)
+  for (int q = t; q < n - jb; q += blockDim.x) {
+    const int col = q < j0 ? q : q + jb;
+    for (int jj = 0; jj < jb; ++jj) {
+      const int p = pivs[jj];
+      if (p == j0 + jj) continue;
+      T* x = m + 2 * (static_cast<size_t>(j0 + jj) * n + col);
+      T* y = m + 2 * (static_cast<size_t>(p) * n + col);
+      const T xr = x[0], xi = x[1];
+      x[0] = y[0];
+      x[1] = y[1];
+      y[0] = xr;
+      y[1] = xi;
     }
   }
 }
@@ -480,9 +544,10 @@ unsigned grid_y(int64_t chunks) { return static_cast<unsigned>(std::min<int64_t>
 void solve_op(OpCall& c, bool inverse) {
   const SolveDims d = solve_dims(c);
   if (d.batch == 0 || d.n == 0 || d.k == 0) return;
-  if (d.batch > 2147483647 || d.n > 46340 || d.k > 65535LL * kTile)
-    fail(code::kUnsupported, c.op, ": on cuda the batch must be below 2^31, n at most 46340 and k at most ",
-         65535LL * kTile, "; got batch ", d.batch, ", n ", d.n, ", k ", d.k);
+  const int64_t max_n = static_cast<int64_t>(kPanelSmemBytes / (2 * dtype_size(c.inputs[0].dtype())));
+  if (d.batch > 2147483647 || d.n > max_n || d.k > 65535LL * kTile)
+    fail(code::kUnsupported, c.op, ": on cuda the batch must be below 2^31, n at most ", max_n, " (", dtype_name(c.inputs[0].dtype()),
+         ") and k at most ", 65535LL * kTile, "; got batch ", d.batch, ", n ", d.n, ", k ", d.k);
   const Tensor& a = c.inputs[0];
   const int n = static_cast<int>(d.n), k = static_cast<int>(d.k);
   const unsigned batch = static_cast<unsigned>(d.batch);
@@ -508,11 +573,17 @@ void solve_op(OpCall& c, bool inverse) {
       auto kp = lu_prepare_kernel<T>;
       KLAUNCH(kp, dim3(batch, grid_y(chunks)), kLuThreads, 0, 0, a.data<T>(), m, partial.data<double>(), n, chunks);
       cuda::check_launch("lu_prepare_kernel");
-      for (int j0 = 0; j0 < n; j0 += kNb) {
-        const int jb = std::min(kNb, n - j0), j1 = j0 + jb, rest = n - j1;
-        auto kq = lu_panel_kernel<T>;
-        KLAUNCH(kq, batch, kLuThreads, 0, 0, m, perm.data<int>(), st, tolv.data<double>(), partial.data<double>(),
-                chunks, n, j0, jb, std::numeric_limits<T>::epsilon());
+      auto kq = lu_panel_kernel<T>;
+      CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kq), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                      static_cast<int>(kPanelSmemBytes)));
+      for (int j0 = 0; j0 < n;) {
+        // panel width: kNb columns, fewer when the rows below j0 would not fit in kPanelSmemBytes
+        const int rows = n - j0;
+        int jb = std::min(kNb, rows);
+        while (jb > 1 && static_cast<size_t>(rows) * (jb | 1) * 2 * sizeof(T) > kPanelSmemBytes) --jb;
+        const int ld = jb | 1, j1 = j0 + jb, rest = n - j1;
+        KLAUNCH(kq, batch, kLuThreads, static_cast<size_t>(rows) * ld * 2 * sizeof(T), 0, m, perm.data<int>(), st,
+                tolv.data<double>(), partial.data<double>(), chunks, n, j0, jb, ld, std::numeric_limits<T>::epsilon());
         cuda::check_launch("lu_panel_kernel");
         if (rest == 0) break;
         auto kt = trsm_kernel<T>;  // U12 = L11⁻¹·A12
@@ -525,6 +596,7 @@ void solve_op(OpCall& c, bool inverse) {
                 m + 2 * (static_cast<size_t>(j0) * n + j1), n, mstride, m + 2 * (static_cast<size_t>(j1) * n + j1), n,
                 mstride, rest, rest, jb, st);
         cuda::check_launch("cgemm_sub_kernel");
+        j0 = j1;
       }
     }
     KLAUNCH(perm_rows_kernel, cuda::grid_for(d.batch), cuda::kBlock, 0, 0, perm.data<int>(), rows.data<int>(), st,
