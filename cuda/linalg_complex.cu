@@ -22,7 +22,7 @@ namespace {
 
 constexpr int kLuThreads = 256;  // a power of two (tree reductions)
 // Dynamic shared memory for a matrix factored in shared memory: the default per-block limit (48 KB)
-// less the kernel's 3 KB of static reduction buffers.
+// less a margin for the kernel's static shared memory.
 constexpr size_t kLuSmemBytes = 45 * 1024;
 constexpr int kNb = 32;            // panel width of the blocked LU and row-block height of the solves
 constexpr int kTile = 64;          // C tile of the complex GEMM (per block of 256 threads)
@@ -33,25 +33,31 @@ constexpr int kPrepChunk = 4096;   // values per block of the copy / scan kernel
 // holds (n − j0) rows × up to kNb columns, narrower when the rows would not fit (float64 n = 512: 11).
 constexpr size_t kPanelSmemBytes = 96 * 1024;
 
-/// Block-wide argmax of (v, i) over the threads (ties: the smaller index); every thread gets the result.
-__device__ void block_argmax(double* red, int* idx, double v, int i, double* best, int* where) {
-  const int t = threadIdx.x;
-  red[t] = v;
-  idx[t] = i;
-  __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (t < s) {
-      const double o = red[t + s];
-      const int oi = idx[t + s];
-      if (o > red[t] || (o == red[t] && oi < idx[t])) {
-        red[t] = o;
-        idx[t] = oi;
-      }
+/// Block-wide argmax of (v, i) (ties: the smaller index) by warp shuffles and one pass over the per-warp
+/// winners in shared memory (2 barriers); every thread gets the result. blockDim.x: a multiple of 32.
+__device__ void block_argmax_warp(double* wv, int* wi, double v, int i, double* best, int* where) {
+  for (int off = 16; off > 0; off >>= 1) {
+    const double ov = __shfl_down_sync(0xffffffffu, v, off);
+    const int oi = __shfl_down_sync(0xffffffffu, i, off);
+    if (ov > v || (ov == v && oi < i)) {
+      v = ov;
+      i = oi;
     }
-    __syncthreads();
   }
-  *best = red[0];
-  *where = idx[0];
+  if ((threadIdx.x & 31) == 0) {
+    wv[threadIdx.x >> 5] = v;
+    wi[threadIdx.x >> 5] = i;
+  }
+  __syncthreads();
+  v = wv[0];
+  i = wi[0];
+  for (int w = 1; w < static_cast<int>(blockDim.x >> 5); ++w)
+    if (wv[w] > v || (wv[w] == v && wi[w] < i)) {
+      v = wv[w];
+      i = wi[w];
+    }
+  *best = v;
+  *where = i;
   __syncthreads();
 }
 
@@ -62,8 +68,8 @@ template <class T>
 __global__ void lu_kernel(const T* __restrict__ a, T* __restrict__ lu, int* __restrict__ perm, int* __restrict__ status,
                           int n, T eps) {
   extern __shared__ unsigned char smem_raw[];
-  __shared__ double red[kLuThreads];
-  __shared__ int idx[kLuThreads];
+  __shared__ double red[kLuThreads / 32];
+  __shared__ int idx[kLuThreads / 32];
   const size_t b = blockIdx.x;
   const size_t nn = static_cast<size_t>(n) * n;
   const T* src = a + b * nn * 2;
@@ -86,7 +92,7 @@ __global__ void lu_kernel(const T* __restrict__ a, T* __restrict__ lu, int* __re
   }
   double amax;
   int unused;
-  block_argmax(red, idx, mx, 0, &amax, &unused);
+  block_argmax_warp(red, idx, mx, 0, &amax, &unused);
   const double tol = static_cast<double>(n) * static_cast<double>(eps) * amax;
   for (int j = 0; j < n; ++j) {
     double v = -1;
@@ -101,7 +107,7 @@ __global__ void lu_kernel(const T* __restrict__ a, T* __restrict__ lu, int* __re
     }
     double best;
     int piv;
-    block_argmax(red, idx, v, vi, &best, &piv);
+    block_argmax_warp(red, idx, v, vi, &best, &piv);
     if (!(best > tol * tol)) {
       if (t == 0) status[b] = kLuSingular;
       return;
@@ -148,8 +154,8 @@ __global__ void lu_kernel(const T* __restrict__ a, T* __restrict__ lu, int* __re
 template <class T>
 __global__ void lu_prepare_kernel(const T* __restrict__ a, T* __restrict__ lu, double* __restrict__ partial, int n,
                                   int chunks) {
-  __shared__ double red[kLuThreads];
-  __shared__ int idx[kLuThreads];
+  __shared__ double red[kLuThreads / 32];
+  __shared__ int idx[kLuThreads / 32];
   const size_t b = blockIdx.x;
   const size_t nn = static_cast<size_t>(n) * n;
   const T* src = a + b * nn * 2;
@@ -169,37 +175,9 @@ __global__ void lu_prepare_kernel(const T* __restrict__ a, T* __restrict__ lu, d
     bad = __syncthreads_or(bad);
     double best;
     int unused;
-    block_argmax(red, idx, mx, 0, &best, &unused);
+    block_argmax_warp(red, idx, mx, 0, &best, &unused);
     if (threadIdx.x == 0) partial[b * chunks + c] = bad ? -1.0 : best;
   }
-}
-
-/// Block-wide argmax of (v, i) (ties: the smaller index) by warp shuffles and one pass over the per-warp
-/// winners in shared memory (2 barriers); every thread gets the result. blockDim.x: a multiple of 32.
-__device__ void block_argmax_warp(double* wv, int* wi, double v, int i, double* best, int* where) {
-  for (int off = 16; off > 0; off >>= 1) {
-    const double ov = __shfl_down_sync(0xffffffffu, v, off);
-    const int oi = __shfl_down_sync(0xffffffffu, i, off);
-    if (ov > v || (ov == v && oi < i)) {
-      v = ov;
-      i = oi;
-    }
-  }
-  if ((threadIdx.x & 31) == 0) {
-    wv[threadIdx.x >> 5] = v;
-    wi[threadIdx.x >> 5] = i;
-  }
-  __syncthreads();
-  v = wv[0];
-  i = wi[0];
-  for (int w = 1; w < static_cast<int>(blockDim.x >> 5); ++w)
-    if (wv[w] > v || (wv[w] == v && wi[w] < i)) {
-      v = wv[w];
-      i = wi[w];
-    }
-  *best = v;
-  *where = i;
-  __syncthreads();
 }
 
 /// Blocked path: factors the panel of columns j0 .. j0+jb−1 (rows j0 .. n−1) of lu[b], one block per

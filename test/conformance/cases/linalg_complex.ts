@@ -169,7 +169,7 @@ const systems: [number[], number, number, Kind, number][] = [
   [[2], 54, 3, 'planted', 10],
   [[2], 76, 5, 'near-identity', 1],
   [[3], 40, 6, 'permuted', 1],
-  [[2], 96, 70, 'planted', 30],
+  [[1], 96, 40, 'planted', 30],
   [[1], 130, 4, 'permuted', 1],
 ];
 
