@@ -10,7 +10,8 @@
 //     is where the flops are and what spreads a small batch over the whole GPU.
 // The solves X = U⁻¹L⁻¹P·B (B = I for the inverse) are blocked the same way for every n: per block row
 // of kNb rows a triangular solve with the diagonal block (one thread per right-hand side) and a GEMM
-// update of the remaining rows. matmul_complex: one thread per output element.
+// update of the remaining rows. matmul_complex: the same tiled complex GEMM (adjoint operands loaded
+// transposed and conjugated).
 #include <algorithm>
 #include <vector>
 #include "../native/ops/linalg_complex.h"
@@ -358,20 +359,24 @@ __global__ void trsm_kernel(const T* lu, int n, T* x, int ldx, long long sx, int
   if (!finite) atomicMax(status + b, static_cast<int>(kLuSingular));  // overflow: numerically singular
 }
 
-/// C[b] −= A[b]·B[b] for complex M×K A, K×N B and M×N C (interleaved, leading dimensions in complex
-/// elements, batch strides in values). 64×64 tile of C per block of 256 threads (4×4 per thread, rows
-/// ty + 16·i, columns tx + 16·j), K in chunks of kKc staged in shared memory as planar re/im (A
-/// transposed, padded: conflict-free stores), 4 real products per complex multiply-add.
-/// Grid (batch, ⌈N/64⌉, ⌈M/64⌉). Matrices whose status is not kLuOk are skipped.
+/// C[b] −= op(A[b])·op(B[b]) (`sub`) or C[b] = op(A[b])·op(B[b]) for complex M×K op(A), K×N op(B)
+/// and M×N C (interleaved, leading dimensions in complex elements, batch strides in values); op(A) =
+/// A (M×K, ld lda) or, with adj_a, the conjugate transpose of the K×M A (ld lda); likewise B. 64×64 tile
+/// of C per block of 256 threads (4×4 per thread, rows ty + 16·i, columns tx + 16·j), K in chunks of kKc
+/// staged in shared memory as planar re/im [k][row] and [k][col] (padded to 65: the transposing stores
+/// hit distinct banks; global loads run along the stored rows, whichever operand layout), 4 real products
+/// per complex multiply-add. Grid (batch, ⌈N/64⌉, ⌈M/64⌉). With a status array, matrices whose status
+/// is not kLuOk are skipped.
 template <class T>
-__global__ void cgemm_sub_kernel(const T* a, int lda, long long sa, const T* bm, int ldb, long long sb, T* c, int ldc,
-                                 long long sc, int M, int N, int K, const int* __restrict__ status) {
+__global__ void cgemm_kernel(const T* a, int lda, long long sa, const T* bm, int ldb, long long sb, T* c, int ldc,
+                             long long sc, int M, int N, int K, bool adj_a, bool adj_b, bool sub,
+                             const int* __restrict__ status) {
   __shared__ T asr[kKc][kTile + 1];
   __shared__ T asi[kKc][kTile + 1];
-  __shared__ T bsr[kKc][kTile];
-  __shared__ T bsi[kKc][kTile];
+  __shared__ T bsr[kKc][kTile + 1];
+  __shared__ T bsi[kKc][kTile + 1];
   const size_t b = blockIdx.x;
-  if (status[b] != kLuOk) return;  // uniform: status does not change during this kernel
+  if (status && status[b] != kLuOk) return;  // uniform: status does not change during this kernel
   const int row0 = blockIdx.z * kTile, col0 = blockIdx.y * kTile;
   const T* ab = a + b * sa;
   const T* bb = bm + b * sb;
@@ -384,23 +389,24 @@ __global__ void cgemm_sub_kernel(const T* a, int lda, long long sa, const T* bm,
     for (int j = 0; j < 4; ++j) accr[i][j] = acci[i][j] = T(0);
   for (int k0 = 0; k0 < K; k0 += kKc) {
     for (int e = threadIdx.x; e < kTile * kKc; e += blockDim.x) {
-      const int r = e / kKc, ka = e % kKc;  // A: kKc consecutive values of one row
+      // A: kKc consecutive values of one stored row (op = identity) or kTile of one stored row (adjoint)
+      const int r = adj_a ? e % kTile : e / kKc, ka = adj_a ? e / kTile : e % kKc;
       const int gr = row0 + r, gka = k0 + ka;
       T vr = 0, vi = 0;
       if (gr < M && gka < K) {
-        const size_t o = 2 * (static_cast<size_t>(gr) * lda + gka);
+        const size_t o = adj_a ? 2 * (static_cast<size_t>(gka) * lda + gr) : 2 * (static_cast<size_t>(gr) * lda + gka);
         vr = ab[o];
-        vi = ab[o + 1];
+        vi = adj_a ? -ab[o + 1] : ab[o + 1];
       }
       asr[ka][r] = vr;
       asi[ka][r] = vi;
-      const int kb = e / kTile, cc = e % kTile;  // B: kTile consecutive values of one row
+      const int cc = adj_b ? e / kKc : e % kTile, kb = adj_b ? e % kKc : e / kTile;
       const int gkb = k0 + kb, gc = col0 + cc;
       T wr = 0, wi = 0;
       if (gkb < K && gc < N) {
-        const size_t o = 2 * (static_cast<size_t>(gkb) * ldb + gc);
+        const size_t o = adj_b ? 2 * (static_cast<size_t>(gc) * ldb + gkb) : 2 * (static_cast<size_t>(gkb) * ldb + gc);
         wr = bb[o];
-        wi = bb[o + 1];
+        wi = adj_b ? -bb[o + 1] : bb[o + 1];
       }
       bsr[kb][cc] = wr;
       bsi[kb][cc] = wi;
@@ -435,8 +441,13 @@ __global__ void cgemm_sub_kernel(const T* a, int lda, long long sa, const T* bm,
       const int gc = col0 + tx + 16 * j;
       if (gc >= N) continue;
       const size_t o = 2 * (static_cast<size_t>(gr) * ldc + gc);
-      cb[o] -= accr[i][j];
-      cb[o + 1] -= acci[i][j];
+      if (sub) {
+        cb[o] -= accr[i][j];
+        cb[o + 1] -= acci[i][j];
+      } else {
+        cb[o] = accr[i][j];
+        cb[o + 1] = acci[i][j];
+      }
     }
   }
 }
@@ -492,7 +503,8 @@ __global__ void solve_init_kernel(const T* __restrict__ rhs, T* __restrict__ x, 
   if (!finite) atomicMax(status + b, static_cast<int>(kLuNonFinite));
 }
 
-/// C[b] = op(A[b])·op(B[b]); op(A)(i, p) = A[i, p] or conj A[p, i]; one thread per output element.
+/// C[b] = op(A[b])·op(B[b]); op(A)(i, p) = A[i, p] or conj A[p, i]; one thread per output element (the
+/// fallback of matmul_complex for grids beyond cgemm_kernel's limits).
 template <class T>
 __global__ void matmul_complex_kernel(const T* __restrict__ a, const T* __restrict__ bm, T* __restrict__ c,
                                       size_t total, int m, int n, int k, bool adj_a, bool adj_b) {
@@ -568,12 +580,12 @@ void solve_op(OpCall& c, bool inverse) {
         KLAUNCH(kt, dim3(batch, grid_y((rest + kTrsmThreads - 1) / kTrsmThreads)), kTrsmThreads, 0, 0, m, n, m, n,
                 mstride, j0, jb, j1, rest, false, st);
         cuda::check_launch("trsm_kernel");
-        auto kg = cgemm_sub_kernel<T>;  // A22 −= L21·U12
+        auto kg = cgemm_kernel<T>;  // A22 −= L21·U12
         const unsigned tiles = static_cast<unsigned>((rest + kTile - 1) / kTile);
         KLAUNCH(kg, dim3(batch, tiles, tiles), 256, 0, 0, m + 2 * (static_cast<size_t>(j1) * n + j0), n, mstride,
                 m + 2 * (static_cast<size_t>(j0) * n + j1), n, mstride, m + 2 * (static_cast<size_t>(j1) * n + j1), n,
-                mstride, rest, rest, jb, st);
-        cuda::check_launch("cgemm_sub_kernel");
+                mstride, rest, rest, jb, false, false, true, st);
+        cuda::check_launch("cgemm_kernel");
         j0 = j1;
       }
     }
@@ -590,7 +602,7 @@ void solve_op(OpCall& c, bool inverse) {
     const dim3 tgrid(batch, grid_y((k + kTrsmThreads - 1) / kTrsmThreads));
     const unsigned ktiles = static_cast<unsigned>((k + kTile - 1) / kTile);
     auto kt = trsm_kernel<T>;
-    auto kg = cgemm_sub_kernel<T>;
+    auto kg = cgemm_kernel<T>;
     // L·Y = P·B, block rows top-down: Y_i = L_ii⁻¹·Y_i, then Y_below −= L_below,i·Y_i
     for (int i0 = 0; i0 < n; i0 += kNb) {
       const int jb = std::min(kNb, n - i0), i1 = i0 + jb;
@@ -599,8 +611,8 @@ void solve_op(OpCall& c, bool inverse) {
       if (i1 < n) {
         KLAUNCH(kg, dim3(batch, ktiles, static_cast<unsigned>((n - i1 + kTile - 1) / kTile)), 256, 0, 0,
                 m + 2 * (static_cast<size_t>(i1) * n + i0), n, mstride, x + 2 * static_cast<size_t>(i0) * k, k, xstride,
-                x + 2 * static_cast<size_t>(i1) * k, k, xstride, n - i1, k, jb, st);
-        cuda::check_launch("cgemm_sub_kernel");
+                x + 2 * static_cast<size_t>(i1) * k, k, xstride, n - i1, k, jb, false, false, true, st);
+        cuda::check_launch("cgemm_kernel");
       }
     }
     // U·X = Y, block rows bottom-up: X_i = U_ii⁻¹·X_i, then X_above −= U_above,i·X_i
@@ -611,8 +623,8 @@ void solve_op(OpCall& c, bool inverse) {
       if (i0 > 0) {
         KLAUNCH(kg, dim3(batch, ktiles, static_cast<unsigned>((i0 + kTile - 1) / kTile)), 256, 0, 0,
                 m + 2 * static_cast<size_t>(i0), n, mstride, x + 2 * static_cast<size_t>(i0) * k, k, xstride, x, k,
-                xstride, i0, k, jb, st);
-        cuda::check_launch("cgemm_sub_kernel");
+                xstride, i0, k, jb, false, false, true, st);
+        cuda::check_launch("cgemm_kernel");
       }
     }
   });
@@ -627,14 +639,27 @@ void matmul_complex_op(OpCall& c) {
   if (out.numel() == 0) return;
   if (d.m > 2147483647 || d.n > 2147483647 || d.k > 2147483647)
     fail(code::kUnsupported, c.op, ": matrix sizes must be below 2^31 on cuda");
+  const int64_t tm = (d.m + kTile - 1) / kTile, tn = (d.n + kTile - 1) / kTile;
+  const bool tiled = d.batch <= 2147483647 && tm <= 65535 && tn <= 65535;
   const size_t total = static_cast<size_t>(d.batch * d.m * d.n);
   dispatch_float(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    auto k = matmul_complex_kernel<T>;
-    KLAUNCH(k, cuda::grid_for(static_cast<int64_t>(total)), cuda::kBlock, 0, 0, c.inputs[0].data<T>(),
-            c.inputs[1].data<T>(), out.data<T>(), total, static_cast<int>(d.m), static_cast<int>(d.n),
-            static_cast<int>(d.k), d.adj_a, d.adj_b);
-    cuda::check_launch("matmul_complex_kernel");
+    if (tiled) {
+      // stored A: m×k, or k×m with adjA; stored B: k×n, or n×k with adjB
+      auto k = cgemm_kernel<T>;
+      KLAUNCH(k, dim3(static_cast<unsigned>(d.batch), static_cast<unsigned>(tn), static_cast<unsigned>(tm)), 256, 0, 0,
+              c.inputs[0].data<T>(), static_cast<int>(d.adj_a ? d.m : d.k), 2LL * d.m * d.k, c.inputs[1].data<T>(),
+              static_cast<int>(d.adj_b ? d.k : d.n), 2LL * d.k * d.n, out.data<T>(), static_cast<int>(d.n),
+              2LL * d.m * d.n, static_cast<int>(d.m), static_cast<int>(d.n), static_cast<int>(d.k), d.adj_a, d.adj_b,
+              false, static_cast<const int*>(nullptr));
+      cuda::check_launch("cgemm_kernel");
+    } else {
+      auto k = matmul_complex_kernel<T>;
+      KLAUNCH(k, cuda::grid_for(static_cast<int64_t>(total)), cuda::kBlock, 0, 0, c.inputs[0].data<T>(),
+              c.inputs[1].data<T>(), out.data<T>(), total, static_cast<int>(d.m), static_cast<int>(d.n),
+              static_cast<int>(d.k), d.adj_a, d.adj_b);
+      cuda::check_launch("matmul_complex_kernel");
+    }
   });
 }
 
@@ -642,7 +667,7 @@ void matmul_complex_op(OpCall& c) {
 
 /// Registers the CUDA kernels of solve_complex / inverse_complex (LU with partial pivoting: in shared
 /// memory per matrix for small n, blocked with GEMM trailing updates above; 8/3·n³ real flops; then the
-/// blocked triangular solves, 8·n²·k) and matmul_complex (one thread per output element).
+/// blocked triangular solves, 8·n²·k) and matmul_complex (the tiled complex GEMM, 8·m·n·k flops).
 void register_cuda_linalg_complex(Registry& r) {
   r.kernel("solve_complex", Device::CUDA, [](OpCall& c) { solve_op(c, false); });
   r.kernel("inverse_complex", Device::CUDA, [](OpCall& c) { solve_op(c, true); });
