@@ -99,7 +99,7 @@ describe('gradient-table entries vs finite differences (float64)', () => {
 });
 
 describe('large systems: residual identities (float64)', () => {
-  // n = 200 float64: on cuda the LU panels narrow to 11 columns to fit the panel in shared memory, the
+  // n = 200 float64: on cuda the first LU panels narrow to 29 columns to fit in shared memory, the
   // GEMM updates leave partial 64×64 tiles; checked by ‖A·X − B‖ and ‖A·A⁻¹ − I‖ in plain float64
   for (const device of devices)
     test(`solve_complex / inverse_complex n = 200 on ${device}`, () => {
