@@ -3,8 +3,9 @@
 //   * small n (the matrix fits in 45 KB of shared memory: n ≤ 75 float32, n ≤ 53 float64): one block per
 //     matrix on a copy in shared memory, per column a block-wide pivot search, the swap, the scaling and
 //     the rank-1 update of the trailing matrix;
-//   * larger n: blocked right-looking LU in global memory, panels of kNb columns. Per panel: the panel
-//     factorization (one block per matrix, parallel pivot search, row swaps), the triangular solve of the
+//   * larger n: blocked right-looking LU in global memory, panels of kNb columns (narrower when the
+//     panel's rows would not fit in shared memory). Per panel: the panel factorization (one block per
+//     matrix, the panel in shared memory, warp-shuffle pivot search, row swaps), the triangular solve of the
 //     U block row to its right (one thread per column, the diagonal block in shared memory), and the
 //     trailing update A22 −= L21·U12 as a tiled complex GEMM over a grid of (batch × 64×64 tiles), which
 //     is where the flops are and what spreads a small batch over the whole GPU.
@@ -21,7 +22,7 @@
 namespace onelip {
 namespace {
 
-constexpr int kLuThreads = 256;  // a power of two (tree reductions)
+constexpr int kLuThreads = 256;  // a multiple of 32 (warp-shuffle reductions)
 // Dynamic shared memory for a matrix factored in shared memory: the default per-block limit (48 KB)
 // less a margin for the kernel's static shared memory.
 constexpr size_t kLuSmemBytes = 45 * 1024;
