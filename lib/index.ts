@@ -9,7 +9,7 @@ import { AddonKind, native } from './native';
 import { OnelipError } from './errors';
 
 export { OnelipError, ErrorCode } from './errors';
-export { Tensor, DType, Device, TypedArray, NestedArray, tidy, keep } from './tensor';
+export { Tensor, DType, Device, TypedArray, NestedArray, tidy, keep, versionsOf } from './tensor';
 export { tensor, zeros, ones, full, rand, randn, CreateOptions, RandomOptions } from './ops/creation';
 export * as ops from './ops';
 export * as optim from './optim';

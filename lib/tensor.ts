@@ -54,6 +54,8 @@ export class Tensor {
   outputIndex_ = 0;
   /** @internal Creation order (the tape uses it to tell fresh gradient tensors from existing ones). */
   readonly id_: number = nextId++;
+  /** @internal See `version`. */
+  version_ = 0;
 
   /** @internal Wraps a native handle; use the creation functions instead. */
   constructor(handle: NativeHandle) {
@@ -102,6 +104,22 @@ export class Tensor {
    */
   backward(grad?: Tensor, options?: BackwardOptions): void {
     tapeBackward(this, grad, options);
+  }
+
+  /**
+   * A counter of in-place changes to this tensor's values: bumped by `assign` (hence `loadStateDict`),
+   * by `Module.to` (`moveTo_`), by the in-place optimizer steps (`sgdStep`, `adamStep`, so every
+   * `ol.optim` optimizer) and by `markChanged()`. Out-of-place ops never change it. Layers with an
+   * eval-mode cache (CPL's σ̂, SLL's T) record the versions of the parameters the cache was computed
+   * from and recompute when one differs (see `versionsOf`). O(1), no device work.
+   */
+  get version(): number {
+    return this.version_;
+  }
+
+  /** Bumps `version`: call it after writing into this tensor's storage by other means (native handles). */
+  markChanged(): void {
+    this.version_++;
   }
 
   /** Whether this tensor was produced by a recorded op (false for leaves). */
@@ -215,6 +233,7 @@ export class Tensor {
       () => `Tensor.assign: value must match the tensor (shape [${h.shape}], ${h.dtype}, ${h.device}); got shape [${v.shape}], ${v.dtype}, ${v.device}`);
     this.takeHandle(value, v);
     h.dispose();
+    this.version_++;
     return this;
   }
 
@@ -223,6 +242,7 @@ export class Tensor {
     const h = this.live('to');
     this.takeHandle(value, value.live('to'));
     h.dispose();
+    this.version_++;
   }
 
   /**
@@ -250,6 +270,15 @@ export class Tensor {
     if (this.isDisposed) return 'Tensor(disposed)';
     return `Tensor(shape=[${this.shape}], dtype=${this.dtype}, device=${this.device})`;
   }
+}
+
+/**
+ * A fingerprint of the values of `tensors`: their ids and `version`s joined in a string. Two equal
+ * fingerprints mean no tensor was replaced or changed in place (through assign, loadStateDict,
+ * Module.to or an optimizer step) in between. O(number of tensors).
+ */
+export function versionsOf(tensors: readonly Tensor[]): string {
+  return tensors.map((t) => `${t.id_}:${t.version_}`).join(',');
 }
 
 /** Resolves one -1 entry of `shape` against `size` elements. */

@@ -135,3 +135,40 @@ describe('lifecycle', () => {
     expect(reported()).toBe(before);
   });
 });
+
+describe('Tensor.version (change detection for eval caches)', () => {
+  test('bumped by assign, loadStateDict, Module.to, optimizer steps and markChanged; not by reads or out-of-place ops', () => {
+    const lin = new ol.nn.Linear(3, 2, { seed: 1 });
+    const w = lin.parameters()[0];
+    const fp0 = ol.versionsOf(lin.parameters());
+    const v0 = w.version;
+    ol.tidy(() => {
+      w.data();
+      ol.ops.add(w, w);
+    });
+    expect(w.version).toBe(v0);
+    expect(ol.versionsOf(lin.parameters())).toBe(fp0);
+    w.assign(ol.randn(w.shape, { seed: 2 }));
+    expect(w.version).toBe(v0 + 1);
+    const copy = Object.fromEntries(Object.entries(lin.stateDict()).map(([k, t]) => [k, t.to('cpu')]));
+    lin.loadStateDict(copy);
+    expect(w.version).toBe(v0 + 2);
+    w.markChanged();
+    expect(w.version).toBe(v0 + 3);
+    const opt = new ol.optim.SGD(lin.parameters(), { lr: 0.1, momentum: 0.9 });
+    ol.tidy(() => {
+      const y = lin.forward(ol.randn([4, 3], { seed: 3 }));
+      ol.ops.sum(ol.ops.mul(y, y)).backward();
+    });
+    const before = ol.versionsOf(lin.parameters());
+    opt.step();
+    expect(w.version).toBe(v0 + 4);
+    expect(ol.versionsOf(lin.parameters())).not.toBe(before);
+    if (devices.includes('cuda')) {
+      lin.to('cuda');
+      expect(w.version).toBe(v0 + 5);
+    }
+    for (const t of Object.values(copy)) t.dispose();
+    lin.dispose();
+  });
+});

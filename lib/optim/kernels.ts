@@ -82,6 +82,10 @@ export function adamStep(
  */
 function runInPlace(op: string, inputs: Tensor[], attrs: Record<string, unknown>): void {
   native().run(op, inputs[0].device, inputs.map((t) => t.handle), attrs);
+  // Every input but the gradient (index 1) is rewritten in place: parameter and optimizer state.
+  inputs.forEach((t, i) => {
+    if (i !== 1) t.markChanged();
+  });
 }
 
 function defined(o: Record<string, unknown>): Record<string, unknown> {
