@@ -30,8 +30,8 @@ OL_HD T lip_pool(T x, T y, T theta) {
   return -x * s - y * c;
 }
 
-/// Gradient of lip_pool for the output gradient g: (dx, dy, dθ). At the origin of region 1 (where the
-/// norm has no gradient) the gradient is 0.
+/// Gradient of lip_pool for the output gradient g: (dx, dy, dθ), that of the region's piece. The origin
+/// belongs to region 0 (atan2(0, 0) = 0), so the norm's branch never divides by 0 (guarded anyway).
 template <class T>
 OL_HD void lip_pool_backward(T x, T y, T theta, T g, T* dx, T* dy, T* dtheta) {
   const T s = std::sin(theta / T(2)), c = std::cos(theta / T(2));

@@ -4,3 +4,6 @@ export {
   Sequential, Linear, Conv2d, Conv2dOptions, ReLU, Flatten, MaxMin, PaddingChannels, FirstChannels, PixelUnshuffle, AvgPool2d,
   manualSeed, ParamOptions,
 } from './layers';
+export { CayleyConv2d, CayleyConv2dOptions, CayleyLinear, cayleyComplex, cayleyReal } from './cayley';
+export { HouseholderActivation, ChannelPool, ChannelPoolOptions } from './activations';
+export { LinearNormalized } from './heads';
