@@ -35,6 +35,14 @@ function transposeComplex(W: Tensor): Tensor {
   return permute(W, perm);
 }
 
+/**
+ * Aᴴ of complex matrices [..., m, n, 2], differentiable (ops.adjointComplex frees its intermediates,
+ * which the gradient tape still needs).
+ */
+function conjugateTranspose(A: Tensor): Tensor {
+  return mul(transposeComplex(A), tensor([1, -1], { dtype: A.dtype, device: A.device }));
+}
+
 /** Complex identity [n, n, 2]. */
 function eyeComplex(n: number, dtype: DType, device: 'cpu' | 'cuda'): Tensor {
   const d = new Float64Array(n * n * 2);
@@ -53,9 +61,7 @@ export function cayleyComplex(W: Tensor): Tensor {
   if (m < n) return transposeComplex(cayleyComplex(transposeComplex(W)));
   const U = slice(W, [0, 0, 0, 0], [B, n, n, 2]);
   const I = eyeComplex(n, W.dtype, W.device);
-  // A = U − Uᴴ (+ VᴴV): Uᴴ via a matmul with the identity keeps everything on the tape.
-  const UH = matmulComplex(U, I, { adjA: true });
-  let A = sub(U, UH);
+  let A = sub(U, conjugateTranspose(U));  // U − Uᴴ (+ VᴴV below)
   let V: Tensor | null = null;
   if (m > n) {
     V = slice(W, [0, n, 0, 0], [B, m, n, 2]);
