@@ -128,3 +128,75 @@ test('bad arguments raise OnelipError naming the layer and argument', () => {
   expect(() => L.certify(ol.zeros([2, 2]), [0, 2])).toThrow(/LinearNormalized.certify: labels must be integers in \[0, 2\)/);
   L.dispose();
 });
+
+describe('MLPCurvatureHead', () => {
+  test('state dict names and shapes (SPEC.md B.4); forward = W2·softplus(W1 z + b1) + b2', () => {
+    ol.tidy(() => {
+      const h = new nn.MLPCurvatureHead(3, { hidden: 5, classes: 4, dtype: 'float64', seed: nextSeed() });
+      const sd = h.stateDict();
+      expect(Object.fromEntries(Object.entries(sd).map(([k, v]) => [k, v.shape]))).toEqual({
+        'linear1.weight': [5, 3], 'linear1.bias': [5], 'linear2.weight': [4, 5], 'linear2.bias': [4], _u: [3], _v: [5],
+      });
+      const z = ol.randn([2, 3], { dtype: 'float64', seed: nextSeed() });
+      const [W1, b1, W2, b2, zs] = [sd['linear1.weight'], sd['linear1.bias'], sd['linear2.weight'], sd['linear2.bias'], z].map(f64);
+      const y = f64(h.eval().forward(z));
+      for (let n = 0; n < 2; n++) for (let c = 0; c < 4; c++) {
+        let s = b2[c];
+        for (let k = 0; k < 5; k++) {
+          let a = b1[k];
+          for (let i = 0; i < 3; i++) a += W1[k * 3 + i] * zs[n * 3 + i];
+          s += W2[c * 5 + k] * Math.log(1 + Math.exp(a));
+        }
+        expect(Math.abs(y[n * 4 + c] - s)).toBeLessThan(1e-12);
+      }
+      h.dispose();
+    });
+  });
+
+  test('on a briefly trained head, no point certified at r is broken by L2 PGD (10 restarts) inside 0.99·r', () => {
+    const F = 2;
+    const C = 3;
+    const head = new nn.MLPCurvatureHead(F, { hidden: 16, classes: C, dtype: 'float64', seed: nextSeed() });
+    // three Gaussian clusters in the plane
+    const centers = [[0, 2], [-1.8, -1], [1.8, -1]];
+    let s = nextSeed();
+    const uni = (): number => ((s = (Math.imul(s ^ (s >>> 15), 1 | s) + 0x6d2b79f5) >>> 0) + 0.5) / 4294967296;
+    const gauss = (): number => Math.sqrt(-2 * Math.log(uni())) * Math.cos(2 * Math.PI * uni());
+    const sample = (n: number): { x: Float64Array; y: number[] } => {
+      const x = new Float64Array(n * F);
+      const y: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const c = i % C;
+        y.push(c);
+        x[i * F] = centers[c][0] + 0.6 * gauss();
+        x[i * F + 1] = centers[c][1] + 0.6 * gauss();
+      }
+      return { x, y };
+    };
+    const train = sample(96);
+    const opt = new ol.optim.Adam(head.parameters(), { lr: 0.03 });
+    for (let step = 0; step < 120; step++) {
+      ol.tidy(() => {
+        const z = ol.tensor(train.x, { shape: [96, F], dtype: 'float64' });
+        const loss = O.add(ol.loss.crossEntropy(head.forward(z), train.y), O.scale(head.curvatureRegularizer(), 0.01));
+        head.zeroGrad();
+        loss.backward();
+        opt.step();
+      });
+    }
+    head.eval();
+    const test = sample(24);
+    const z = ol.tensor(test.x, { shape: [24, F], dtype: 'float64' });
+    const radii = head.certify(z, test.y);
+    const certified = Array.from(radii).filter((r) => r > 0).length;
+    expect(certified).toBeGreaterThan(12);  // non-vacuous after training
+    const eps = Array.from(radii, (r) => 0.99 * r);
+    const res = ol.attack.pgd(head, z, test.y, { eps, steps: 60, stepSize: 0.08, restarts: 10, seed: nextSeed() % 1000 });
+    for (let n = 0; n < 24; n++) if (radii[n] > 0) expect({ n, broken: res.success[n] }).toEqual({ n, broken: false });
+    // the attack is not toothless: at 3× the radius (+0.5) it breaks some certified points
+    const far = ol.attack.pgd(head, z, test.y, { eps: Array.from(radii, (r) => 3 * r + 0.5), steps: 60, stepSize: 0.08, restarts: 3, seed: 1 });
+    expect(far.success.filter((b, n) => b && radii[n] > 0).length).toBeGreaterThan(0);
+    z.dispose();
+    head.dispose();
+  });
+});

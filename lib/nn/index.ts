@@ -6,4 +6,4 @@ export {
 } from './layers';
 export { CayleyConv2d, CayleyConv2dOptions, CayleyLinear, cayleyComplex, cayleyReal } from './cayley';
 export { HouseholderActivation, ChannelPool, ChannelPoolOptions } from './activations';
-export { LinearNormalized } from './heads';
+export { LinearNormalized, MLPCurvatureHead, MLPCurvatureHeadOptions } from './heads';
