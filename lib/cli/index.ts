@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `onelip` command line. */
 import { benchMain } from '../bench/kernels';
+import { benchLayersMain } from '../bench/layers';
 import { info } from '../index';
 
 function printInfo(): void {
@@ -23,10 +24,12 @@ function main(argv: string[]): number {
     else printInfo();
     return 0;
   }
+  if (cmd === 'bench' && argv[1] === 'layers') return benchLayersMain(argv.slice(2));
   if (cmd === 'bench') return benchMain(argv.slice(1));
   if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
     console.log('usage: onelip info [--json]');
     console.log('       onelip bench [kernels] [--threads N] [--sizes 256,512,...] [--json]');
+    console.log('       onelip bench layers [--threads N] [--only NAME,...] [--repeats N] [--json]');
     return 0;
   }
   console.error(`onelip: unknown command '${cmd}' (try 'onelip help')`);

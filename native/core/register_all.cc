@@ -23,6 +23,7 @@ void register_all(Registry& r) {
   define_conv2d_ops(r);
   define_optim_ops(r);
   define_spectral_ops(r);
+  define_cpl_ops(r);
   define_fft_ops(r);
   define_linalg_complex_ops(r);
   define_activations_ops(r);
@@ -38,6 +39,7 @@ void register_all(Registry& r) {
   register_cpu_optim(r);
   register_cpu_spectral(r);
   register_power_iteration(r, Device::CPU);
+  register_cpl(r, Device::CPU);
   register_cpu_fft(r);
   register_cpu_linalg_complex(r);
   register_cpu_activations(r);
@@ -55,6 +57,7 @@ void register_all(Registry& r) {
   register_cuda_optim(r);
   register_cuda_spectral(r);
   register_power_iteration(r, Device::CUDA);
+  register_cpl(r, Device::CUDA);
   register_cuda_fft(r);
   register_cuda_linalg_complex(r);
   register_cuda_activations(r);

@@ -50,6 +50,9 @@ ConvGeom conv2d_geom(const OpCall& c);
 void define_spectral_ops(Registry& r);
 /// Registers the device-agnostic power-iteration composites (native/ops/power_iteration.cc) on `device`.
 void register_power_iteration(Registry& r, Device device);
+void define_cpl_ops(Registry& r);
+/// Registers the device-agnostic fused CPL composites (native/ops/cpl.cc) on `device`.
+void register_cpl(Registry& r, Device device);
 
 /// Validated attributes of an sgd_step call (native/ops/optim.cc); `momentum_buffer`: 3 inputs.
 struct SgdConfig {

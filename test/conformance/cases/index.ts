@@ -6,6 +6,7 @@
 import { Builder } from './common';
 import { CASES as activations } from './activations';
 import { CASES as conv2d } from './conv2d';
+import { CASES as cpl } from './cpl';
 import { CASES as creation } from './creation';
 import { CASES as elementwise } from './elementwise';
 import { CASES as fft } from './fft';
@@ -33,4 +34,5 @@ export const CASES: Record<string, Builder> = {
   ...fft,
   ...linalgComplex,
   ...activations,
+  ...cpl,
 };
