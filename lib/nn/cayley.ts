@@ -59,18 +59,18 @@ function eyeComplex(n: number, dtype: DType, device: 'cpu' | 'cuda'): Tensor {
 export function cayleyComplex(W: Tensor): Tensor {
   const [B, m, n] = W.shape;
   if (m < n) return transposeComplex(cayleyComplex(transposeComplex(W)));
-  const U = slice(W, [0, 0, 0, 0], [B, n, n, 2]);
   const I = eyeComplex(n, W.dtype, W.device);
-  let A = sub(U, conjugateTranspose(U));  // U − Uᴴ (+ VᴴV below)
-  let V: Tensor | null = null;
-  if (m > n) {
-    V = slice(W, [0, n, 0, 0], [B, m, n, 2]);
-    A = add(A, matmulComplex(V, V, { adjA: true }));
+  if (m === n) {
+    // square: no slicing. The inverse is kept (rather than a solve) because its gradient needs two
+    // products and no second factorisation.
+    const A = sub(W, conjugateTranspose(W));
+    return matmulComplex(inverseComplex(add(I, A)), sub(I, A));
   }
+  const U = slice(W, [0, 0, 0, 0], [B, n, n, 2]);
+  const V = slice(W, [0, n, 0, 0], [B, m, n, 2]);
+  const A = add(sub(U, conjugateTranspose(U)), matmulComplex(V, V, { adjA: true }));
   const inv = inverseComplex(add(I, A));
-  const top = matmulComplex(inv, sub(I, A));
-  if (V === null) return top;
-  return concat([top, scale(matmulComplex(V, inv), -2)], 1);
+  return concat([matmulComplex(inv, sub(I, A)), scale(matmulComplex(V, inv), -2)], 1);
 }
 
 /** The real Cayley map of W [m, n] (through the complex one with zero imaginary parts) → Q [m, n]. */
