@@ -153,6 +153,40 @@ describe('MLPCurvatureHead', () => {
     });
   });
 
+  test('fastRadii equals the B.4 fast-certificate formula written out in float64; gradcheck', () => {
+    ol.tidy(() => {
+      const [F, H, C, N] = [3, 6, 4, 5];
+      const h = new nn.MLPCurvatureHead(F, { hidden: H, classes: C, dtype: 'float64', seed: nextSeed() });
+      const z = ol.randn([N, F], { dtype: 'float64', seed: nextSeed() });
+      const labels = [0, 1, 2, 3, 1];
+      const r = f64(h.fastRadii(z, labels));
+      const sd = h.stateDict();
+      const [W1, b1, W2, b2, u, v, zs] = [sd['linear1.weight'], sd['linear1.bias'], sd['linear2.weight'], sd['linear2.bias'], sd._u, sd._v, z].map(f64);
+      let sigma = 0;
+      for (let k = 0; k < H; k++) for (let i = 0; i < F; i++) sigma += v[k] * W1[k * F + i] * u[i];
+      for (let n = 0; n < N; n++) {
+        const a = Array.from({ length: H }, (_, k) => b1[k] + [0, 1, 2].reduce((t, i) => t + W1[k * F + i] * zs[n * F + i], 0));
+        const f = Array.from({ length: C }, (_, c) => b2[c] + a.reduce((t, ak, k) => t + W2[c * H + k] * Math.log1p(Math.exp(ak)), 0));
+        const y = labels[n];
+        let best = Infinity;
+        for (let j = 0; j < C; j++) {
+          if (j === y) continue;
+          const d = a.map((_, k) => W2[y * H + k] - W2[j * H + k]);
+          const g = f[y] - f[j];
+          const grad = [0, 1, 2].map((i) => a.reduce((t, ak, k) => t + (d[k] * W1[k * F + i]) / (1 + Math.exp(-ak)), 0));
+          const gn = Math.hypot(...grad);
+          const K = 0.25 * sigma * sigma * Math.max(0, ...d.map((x) => (g > 0 ? -x : x)));
+          const rj = K > 0 ? (Math.sqrt(gn * gn + 2 * K * Math.abs(g)) - gn) / K : Math.abs(g) / gn;
+          best = Math.min(best, g > 0 ? rj : -rj);
+        }
+        expect(Math.abs(r[n] - best)).toBeLessThan(1e-10 * Math.max(1, Math.abs(best)));
+      }
+      const rep = ol.gradcheck((zz) => h.fastRadii(zz, labels), [z, h.linear1.weight, h.linear2.weight], { seed: nextSeed(), raise: false });
+      expect(rep.mismatches).toEqual([]);
+      h.dispose();
+    });
+  });
+
   test('on a briefly trained head, no point certified at r is broken by L2 PGD (10 restarts) inside 0.99·r', () => {
     const F = 2;
     const C = 3;

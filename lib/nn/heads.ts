@@ -4,7 +4,8 @@
  */
 import { noGrad } from '../autograd/tape';
 import { check } from '../errors';
-import { abs, add, div, mul, scale, softplus, sqrt, sub } from '../ops/elementwise';
+import { abs, add, div, mul, neg, relu, scale, sigmoid, softplus, sqrt, sub } from '../ops/elementwise';
+import { tensor } from '../ops/creation';
 import { matmul } from '../ops/matmul';
 import { max, sum } from '../ops/reduce';
 import { describe, requireTensor } from '../ops/run';
@@ -175,8 +176,8 @@ function solveDense(A: Float64Array, b: Float64Array, n: number): Float64Array {
  * z [N, F] → logits [N, C]. Submodules `linear1` (F → H) and `linear2` (H → C) with PyTorch Linear init;
  * buffers `_u` [F] and `_v` [H], the persistent top singular pair of W1 (50 power steps at construction,
  * one per training forward; `refreshSigma()` runs 50, e.g. at the end of every epoch).
- * Not Lipschitz-constrained: certify it with `certify` (the tight certificate, evaluation); regularise its
- * curvature during training with `curvatureRegularizer`. β = 1 (softplus'' ≤ 1/4).
+ * Not Lipschitz-constrained: certify it with `certify` (the tight certificate, evaluation); during training
+ * use `fastRadii` (the fast certificate, differentiable) and `curvatureRegularizer`. β = 1 (softplus'' ≤ 1/4).
  */
 export class MLPCurvatureHead extends Module {
   readonly linear1: Linear;
@@ -241,6 +242,47 @@ export class MLPCurvatureHead extends Module {
     const sigma = matmul(matmul(this.v.reshape([1, this.hidden]), W1), this.u.reshape([this.features, 1])).reshape([]);
     const diffs = abs(sub(W2.reshape([this.classes, 1, this.hidden]), W2.reshape([1, this.classes, this.hidden])));
     return scale(mul(mul(sigma, sigma), max(diffs)), 0.25);
+  }
+
+  /**
+   * The training-time ("fast") certificate of SPEC.md B.4, differentiable: per sample, the minimum over
+   * competitors j ≠ y of r_j = 2|g|/(√(‖∇g‖² + 2K|g|) + ‖∇g‖) (= (√(‖∇g‖² + 2K|g|) − ‖∇g‖)/K, stable at
+   * K = 0), g = f_y − f_j at z, ∇g = W1ᵀ((w2_y − w2_j) ⊙ sigmoid(W1 z + b1)), K = ¼·σ̂²·max_k of the
+   * negative (g > 0) or positive (g ≤ 0) part of w2_y − w2_j, σ̂ = vᵀW1u from the persistent pair. The
+   * sign is that of g: negative radii mark misclassified samples. σ̂ estimates ‖W1‖ from below, so this is
+   * a training signal, not a certificate; certify with `certify`. z [N, F] → [N]. Cost O(N·C·H·F).
+   */
+  fastRadii(z: Tensor, labels: Tensor | ArrayLike<number>): Tensor {
+    requireTensor(z, 'MLPCurvatureHead.fastRadii', 'z');
+    const [F, H, C] = [this.features, this.hidden, this.classes];
+    check(z.ndim === 2 && z.shape[1] === F, 'ERR_SHAPE', () => `MLPCurvatureHead.fastRadii: 'z' must be [N, ${F}], got [${z.shape}]`);
+    const N = z.shape[0];
+    const ys = labelArray(labels, N, C, 'MLPCurvatureHead.fastRadii');
+    const o = { dtype: z.dtype, device: z.device };
+    const oh = new Float64Array(N * C);
+    ys.forEach((y, n) => (oh[n * C + y] = 1));
+    const Y = tensor(oh, { shape: [N, C], ...o });
+    const W1 = this.linear1.weight;
+    const W2 = this.linear2.weight;
+    const a = this.linear1.forward(z);
+    const f = this.linear2.forward(softplus(a));
+    const g = sub(sum(mul(f, Y), 1, { keepDims: true }), f);  // [N, C]
+    const delta = sub(matmul(Y, W2).reshape([N, 1, H]), W2.reshape([1, C, H]));  // [N, C, H]
+    const grad = matmul(mul(delta, sigmoid(a).reshape([N, 1, H])).reshape([N * C, H]), W1);  // [N·C, F]
+    // + Y: the label column's ∇g is 0, and √ has no gradient at 0 (the column is masked below)
+    const gn = sqrt(add(sum(mul(grad, grad), 1).reshape([N, C]), Y));
+    const mNeg = max(relu(neg(delta)), 2);
+    const mPos = max(relu(delta), 2);
+    const gHost = noGrad(() => g.data());
+    const pos = tensor(Float64Array.from(gHost, (v) => (v > 0 ? 1 : 0)), { shape: [N, C], ...o });
+    const sigma = matmul(matmul(this.v.reshape([1, H]), W1), this.u.reshape([F, 1])).reshape([]);
+    const K = mul(scale(mul(sigma, sigma), 0.25), add(mul(pos, mNeg), mul(scale(pos, -1, 1), mPos)));
+    const ag = abs(g);
+    const r = div(scale(ag, 2), add(sqrt(add(mul(gn, gn), mul(scale(K, 2), ag))), gn));
+    const signed = mul(r, scale(pos, 2, -1));  // negative where g ≤ 0
+    // the label column: +∞ stand-in so that it never is the minimum
+    const masked = add(mul(signed, scale(Y, -1, 1)), scale(Y, 1e30));
+    return neg(max(neg(masked), 1));
   }
 
   /**
