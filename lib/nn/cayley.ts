@@ -203,10 +203,10 @@ export class CayleyConv2d extends Module {
   }
 
   /** Q [P, out, in', 2] = cayley(α·Ŵ/‖Ŵ‖_F); initialises α on first use (unless it was loaded). */
-  private transform(n: number): Tensor {
+  private transform(n: number, initAlpha = true): Tensor {
     const What = this.spectrum(n);
     const norm = frobenius(What);
-    if (this.alpha.version === this.alphaVersion) {
+    if (initAlpha && this.alpha.version === this.alphaVersion) {
       noGrad(() => this.alpha.assign(keep(norm.detach().astype(this.alpha.dtype))));
       this.alphaVersion = -1;
     }
@@ -251,11 +251,11 @@ export class CayleyConv2d extends Module {
    * frequencies of ‖QᴴQ − I‖_F (or ‖QQᴴ − I‖_F) of the Q this layer computes in its dtype (measured a
    * posteriori in float64; ‖Q‖₂² ≤ 1 + δ), and γ = (4·log₂(n) + in' + 8)·u bounds the relative rounding
    * of the rfft2 / per-frequency product / irfft2 chain in the layer's unit roundoff u. Uses the last
-   * input size (or 32 before any forward).
+   * input size (or 32 before any forward); does not initialise α. Cost: one Cayley map + O(P·c³) host work.
    */
   lipschitzBound(): number {
     const n = this.lastN || 32;
-    const delta = tidy(() => noGrad(() => orthogonalityDefect(this.transform(n).astype('float64'))));
+    const delta = tidy(() => noGrad(() => orthogonalityDefect(this.transform(n, false).astype('float64'))));
     const u = unitRoundoff(this.weight.dtype);
     const gamma = (4 * Math.log2(n) + this.weight.shape[1] + 8) * u;
     return Math.sqrt(1 + delta) * (1 + gamma);
