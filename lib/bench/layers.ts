@@ -61,6 +61,11 @@ export const ROWS: LayerRow[] = [
     script: 'cpl',
     setup: () => trainingStep(new ol.nn.CPLDense(1024, { inner: 1024, seed: 1 }), [256, 1024]),
   },
+  {
+    name: 'CayleyConv2d 64->64 3x3 32x32 b64 fwd+bwd',
+    script: 'cayley',
+    setup: () => trainingStep(new ol.nn.CayleyConv2d(64, 64, { kernelSize: 3, seed: 1 }), [64, 64, 32, 32]),
+  },
 ];
 
 function status(key: string): number {

@@ -4,6 +4,7 @@
  * file per op family, named like native/cpu/<family>.cc and cuda/<family>.cu.
  */
 import { Builder } from './common';
+import { CASES as activations } from './activations';
 import { CASES as conv2d } from './conv2d';
 import { CASES as cpl } from './cpl';
 import { CASES as creation } from './creation';
@@ -32,5 +33,6 @@ export const CASES: Record<string, Builder> = {
   ...spectral,
   ...fft,
   ...linalgComplex,
+  ...activations,
   ...cpl,
 };
