@@ -13,6 +13,7 @@ void register_cuda_creation(Registry& r);
 void register_cuda_matmul(Registry& r);
 void register_cuda_shuffle(Registry& r);
 void register_cuda_pooling(Registry& r);
+void register_cuda_activations(Registry& r);
 void register_cuda_conv2d(Registry& r);
 void register_cuda_optim(Registry& r);
 void register_cuda_spectral(Registry& r);

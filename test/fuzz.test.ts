@@ -280,6 +280,7 @@ function fuzzChild(cfg: ChildConfig): void {
     sgd_step: [2, 3], adam_step: [4, 5],
     kernel_self_correlation: [1, 1], kernel_self_correlation_backward: [2, 2], power_iteration_dense: [2, 2],
     power_iteration_conv: [2, 2],
+    cpl_dense: [4, 4], cpl_conv2d: [4, 4], cpl_dense_backward: [5, 5], cpl_conv2d_backward: [5, 5],
   };
   const ATTR_KEYS: Record<string, string[]> = {
     scale: ['alpha', 'beta'], clamp: ['min', 'max'], cast: ['dtype'], sum: ['axes', 'keepDims'],

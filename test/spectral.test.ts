@@ -80,6 +80,17 @@ describe.each(devices)('spectral ops on %s', (device) => {
     });
   });
 
+  test('ol.gradcheck through the tape: a loss of kernelSelfCorrelation (float64 finite differences)', () => {
+    ol.tidy(() => {
+      const weights = randn([2, 2, 5, 5], device);
+      const K = randn([2, 3, 3, 3], device);
+      K.requiresGrad = true;
+      const r = ol.gradcheck((k: ol.Tensor) => ol.ops.mul(ol.ops.kernelSelfCorrelation(k), weights), [K]);
+      expect(r.ok).toBe(true);
+      expect(r.checked).toBeGreaterThan(0);
+    });
+  });
+
   test('power iteration: sigma ≤ ‖W‖₂, increasing towards it; warm starts compose', () => {
     ol.tidy(() => {
       // W = diag-like planted matrix: P diag(σ) Qᵀ with P, Q permutations with signs → ‖W‖₂ = max σ

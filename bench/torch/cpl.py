@@ -11,8 +11,9 @@ the same formulas as the CPL reference repository (layers.py / util.py), trainin
 Rows: CPLConv2d 64 channels, inner 64, 3x3, 32x32, batch 64; CPLDense 1024 features, inner 1024,
 batch 256. Usage: python3 bench/torch/cpl.py THREADS [REPEATS] [mem]
 Prints one JSON line {row: median seconds}; with 'mem': {row: peak bytes} instead, the growth of the
-peak resident set (VmHWM, reset through /proc/self/clear_refs) over the resident set before one
-forward + backward that follows one warm-up forward + backward, each row in a fresh process.
+peak resident set (VmHWM, reset through /proc/self/clear_refs) over the resident set just before the
+first forward + backward of a fresh process (parameters and inputs already allocated; no warm-up,
+so that no allocator cache hides the step's memory), each row in its own process.
 Used only by the benchmark when PyTorch is installed; never a dependency of onelip.
 """
 import json
@@ -90,7 +91,6 @@ def status(key):
 
 def peak(row):
     step = make(row)
-    step()
     with open('/proc/self/clear_refs', 'w') as f:
         f.write('5')
     base = status('VmRSS')

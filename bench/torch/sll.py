@@ -13,7 +13,8 @@ training mode, float32, CPU:
 
 Rows: SLLConv2d 64 channels, inner 64, 3x3, 32x32, batch 64; SLLDense 1024, inner 1024, batch 256;
 AOLConv2d 64 -> 64, 3x3, 32x32, batch 64; AOLDense 1024 -> 1024, batch 256.
-Usage: python3 bench/torch/sll.py THREADS [REPEATS] [mem]; output and memory method as bench/torch/cpl.py.
+Usage: python3 bench/torch/sll.py THREADS [REPEATS] [mem]; output and memory method (the first step, no
+warm-up) as bench/torch/cpl.py.
 Used only by the benchmark when PyTorch is installed; never a dependency of onelip.
 """
 import json
@@ -121,7 +122,6 @@ def status(key):
 
 def peak(row):
     step = make(row)
-    step()
     with open('/proc/self/clear_refs', 'w') as f:
         f.write('5')
     base = status('VmRSS')

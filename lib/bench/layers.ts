@@ -4,11 +4,12 @@
  * formulas on the same thread count in the same run (bench/torch/<layer>.py, when a Python with torch
  * is installed), and compares peak memory.
  *
- * Peak memory (both sides measured the same way, each row in a fresh process with MALLOC_MMAP_THRESHOLD_
- * fixed at 64 KiB, see MEM_ENV): after one warm-up
- * forward + backward, the peak resident set (VmHWM) is reset through /proc/self/clear_refs, one more
- * forward + backward runs, and the row reports VmHWM − VmRSS measured just before it: the memory the
- * step needs on top of the parameters, inputs and the library's warm state.
+ * Peak memory (both sides measured the same way, each row in a fresh process): with the layer's
+ * parameters and inputs allocated, the peak resident set (VmHWM) is reset through
+ * /proc/self/clear_refs and the first forward + backward runs; the row reports VmHWM − VmRSS measured
+ * just before it: the memory the step needs on top of parameters and inputs (no warm-up step, so
+ * that neither side's allocator cache hides it; one-time library initialisation is included on both
+ * sides).
  *
  * Rows are declared in ROWS (one `LayerRow` per layer shape); other layers add theirs there.
  */
@@ -61,6 +62,11 @@ export const ROWS: LayerRow[] = [
     setup: () => trainingStep(new ol.nn.CPLDense(1024, { inner: 1024, seed: 1 }), [256, 1024]),
   },
   {
+    name: 'CayleyConv2d 64->64 3x3 32x32 b64 fwd+bwd',
+    script: 'cayley',
+    setup: () => trainingStep(new ol.nn.CayleyConv2d(64, 64, { kernelSize: 3, seed: 1 }), [64, 64, 32, 32]),
+  },
+  {
     name: 'SLLConv2d 64ch inner 64 3x3 32x32 b64 fwd+bwd',
     script: 'sll',
     setup: () => trainingStep(new ol.nn.SLLConv2d(64, { inner: 64, kernelSize: 3, seed: 1 }), [64, 64, 32, 32]),
@@ -98,7 +104,6 @@ function status(key: string): number {
 /** Peak memory of one step of row `i`, in this process (see the file comment). */
 export function measurePeak(i: number): number {
   const { step, dispose } = ROWS[i].setup();
-  step();
   fs.writeFileSync('/proc/self/clear_refs', '5');
   const base = status('VmRSS');
   step();
@@ -107,19 +112,10 @@ export function measurePeak(i: number): number {
   return peak;
 }
 
-/**
- * Environment of the memory-measuring children (both sides): a fixed glibc mmap threshold (64 KiB)
- * turns off malloc's dynamic threshold, so every large buffer is mapped when allocated and unmapped
- * when freed and VmHWM sees each step's real peak of live buffers; with the dynamic threshold a
- * buffer freed in the warm-up step may stay in the heap and be reused (not counted) or not, which made
- * the same row read anywhere from 0 to 230 MiB from run to run.
- */
-const MEM_ENV = { ...process.env, MALLOC_MMAP_THRESHOLD_: '65536' };
-
 /** Runs measurePeak(i) in a fresh Node process on `threads` threads. */
 function peakInChild(i: number, threads: number): number | null {
   const r = spawnSync(process.execPath, ['-e', `const ol = require(${JSON.stringify(require.resolve('../index'))}); ol.setNumThreads(${threads});` +
-    ` console.log(JSON.stringify(require(${JSON.stringify(__filename)}).measurePeak(${i})));`], { encoding: 'utf8', env: MEM_ENV, timeout: 600_000 });
+    ` console.log(JSON.stringify(require(${JSON.stringify(__filename)}).measurePeak(${i})));`], { encoding: 'utf8', env: process.env, timeout: 600_000 });
   if (r.status !== 0) return null;
   return Number(r.stdout.trim().split('\n').pop());
 }
@@ -149,7 +145,7 @@ export function benchLayers(opts: { threads?: number; only?: string[]; repeats?:
       Object.assign(torchTimes, t.seconds);
       torchNote = `PyTorch ${t.version}`;
       const { python } = findTorchPython();
-      const m = spawnSync(python!, [`${torchScriptDir()}/${s}.py`, String(threads), '1', 'mem'], { encoding: 'utf8', env: MEM_ENV, timeout: 600_000 });
+      const m = spawnSync(python!, [`${torchScriptDir()}/${s}.py`, String(threads), '1', 'mem'], { encoding: 'utf8', timeout: 600_000 });
       if (m.status === 0) {
         for (const [k, v] of Object.entries(JSON.parse(m.stdout.trim().split('\n').pop()!) as Record<string, unknown>))
           if (typeof v === 'number') torchMem[k] = v;

@@ -56,7 +56,7 @@ export function psdMaxEigenvalueUpperBound(G: Float64Array, n: number, stopAt = 
     const scaled = N.map((v) => v / f);
     N = tidy(() => {
       const t = tensor(scaled, { shape: [n, n], dtype: 'float64' });
-      return matmul(t, t).data() as Float64Array;
+      return Float64Array.from(matmul(t, t).data());
     });
     logC = 2 * (logC + Math.log(f));
   }

@@ -70,10 +70,10 @@ export function conv2d(x: Tensor, w: Tensor, options?: Conv2dOptions): Tensor;
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null | undefined, options?: Conv2dOptions): Tensor;
 export function conv2d(x: Tensor, w: Tensor, a?: Tensor | Conv2dOptions | null, b?: Conv2dOptions): Tensor {
   const op = 'conv2d';
-  const positional = a instanceof Tensor || a === null;
+  const positional = a instanceof Tensor || a === null || (a === undefined && b !== undefined);
   const { attrs, bias: optBias } = convAttrs(positional ? b : a, op, CONV_OPTIONS);
-  const bias = positional ? (a === null ? undefined : requireTensor(a, op, 'bias')) : optBias;
-  check(!(positional && a !== null && optBias), 'ERR_ARGUMENT', `${op}: bias given twice (argument and options.bias)`);
+  const bias = positional ? (a == null ? optBias : requireTensor(a, op, 'bias')) : optBias;
+  check(!(positional && a != null && optBias), 'ERR_ARGUMENT', `${op}: bias given twice (argument and options.bias)`);
   const inputs = [requireTensor(x, op, 'x'), requireTensor(w, op, 'w')];
   if (bias) inputs.push(bias);
   return run1(op, inputs, attrs);
@@ -88,10 +88,10 @@ export function convTranspose2d(x: Tensor, w: Tensor, options?: ConvTranspose2dO
 export function convTranspose2d(x: Tensor, w: Tensor, bias: Tensor | null | undefined, options?: ConvTranspose2dOptions): Tensor;
 export function convTranspose2d(x: Tensor, w: Tensor, a?: Tensor | ConvTranspose2dOptions | null, b?: ConvTranspose2dOptions): Tensor {
   const op = 'conv_transpose2d';
-  const positional = a instanceof Tensor || a === null;
+  const positional = a instanceof Tensor || a === null || (a === undefined && b !== undefined);
   const { attrs, bias: optBias } = convAttrs(positional ? b : a, op, TRANSPOSE_OPTIONS);
-  const bias = positional ? (a === null ? undefined : requireTensor(a, op, 'bias')) : optBias;
-  check(!(positional && a !== null && optBias), 'ERR_ARGUMENT', `${op}: bias given twice (argument and options.bias)`);
+  const bias = positional ? (a == null ? optBias : requireTensor(a, op, 'bias')) : optBias;
+  check(!(positional && a != null && optBias), 'ERR_ARGUMENT', `${op}: bias given twice (argument and options.bias)`);
   const inputs = [requireTensor(x, op, 'x'), requireTensor(w, op, 'w')];
   if (bias) inputs.push(bias);
   return run1(op, inputs, attrs);

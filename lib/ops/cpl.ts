@@ -4,7 +4,7 @@
  */
 import { defineGradient, defineNonDifferentiable } from '../autograd/table';
 import { Tensor } from '../tensor';
-import { requireTensor, run1, runOp } from './run';
+import { requireTensor, runOp } from './run';
 
 /**
  * The dense CPL map y = x − h · relu(x Wᵀ + b) W, h = 2 / (sigma² + 1e-4): x [N, d], W [m, d], b [m],
@@ -14,7 +14,16 @@ import { requireTensor, run1, runOp } from './run';
  */
 export function cplDense(x: Tensor, W: Tensor, b: Tensor, sigma: Tensor): Tensor {
   const op = 'cpl_dense';
-  return run1(op, [requireTensor(x, op, 'x'), requireTensor(W, op, 'W'), requireTensor(b, op, 'b'), requireTensor(sigma, op, 'sigma')]);
+  return keepActivation(runOp(op, [requireTensor(x, op, 'x'), requireTensor(W, op, 'W'), requireTensor(b, op, 'b'), requireTensor(sigma, op, 'sigma')]));
+}
+
+/**
+ * The ops' second output, the activation a = relu(A x + b), is what their backward reads: the tape
+ * keeps it (saveOutputs) when the call was recorded; otherwise it is freed at once.
+ */
+function keepActivation([y, a]: Tensor[]): Tensor {
+  if (y.node_ === null) a.dispose();
+  return y;
 }
 
 /**
@@ -24,28 +33,36 @@ export function cplDense(x: Tensor, W: Tensor, b: Tensor, sigma: Tensor): Tensor
  */
 export function cplConv2d(x: Tensor, K: Tensor, b: Tensor, sigma: Tensor): Tensor {
   const op = 'cpl_conv2d';
-  return run1(op, [requireTensor(x, op, 'x'), requireTensor(K, op, 'K'), requireTensor(b, op, 'b'), requireTensor(sigma, op, 'sigma')]);
+  return keepActivation(runOp(op, [requireTensor(x, op, 'x'), requireTensor(K, op, 'K'), requireTensor(b, op, 'b'), requireTensor(sigma, op, 'sigma')]));
 }
 
-/** The gradients [gx, gW, gb, gsigma] of ⟨gy, cplDense(x, W, b, sigma)⟩ (formulas in native/ops/cpl.cc). */
-export function cplDenseBackward(gy: Tensor, x: Tensor, W: Tensor, b: Tensor, sigma: Tensor): Tensor[] {
+/**
+ * The gradients [gx, gW, gb, gsigma] of ⟨gy, cplDense(x, W, b, sigma)⟩ given the forward's activation
+ * a = relu(x Wᵀ + b) [N, m] (formulas in native/ops/cpl.cc). Cost: 6·N·m·d flops.
+ */
+export function cplDenseBackward(gy: Tensor, x: Tensor, W: Tensor, a: Tensor, sigma: Tensor): Tensor[] {
   const op = 'cpl_dense_backward';
-  return runOp(op, [requireTensor(gy, op, 'gy'), requireTensor(x, op, 'x'), requireTensor(W, op, 'W'), requireTensor(b, op, 'b'),
+  return runOp(op, [requireTensor(gy, op, 'gy'), requireTensor(x, op, 'x'), requireTensor(W, op, 'W'), requireTensor(a, op, 'a'),
     requireTensor(sigma, op, 'sigma')]);
 }
 
-/** The gradients [gx, gK, gb, gsigma] of ⟨gy, cplConv2d(x, K, b, sigma)⟩. Cost: about 5 convolutions. */
-export function cplConv2dBackward(gy: Tensor, x: Tensor, K: Tensor, b: Tensor, sigma: Tensor): Tensor[] {
+/**
+ * The gradients [gx, gK, gb, gsigma] of ⟨gy, cplConv2d(x, K, b, sigma)⟩ given the forward's activation
+ * a = relu(K ⋆ x + b) [N, m, H, W]. Cost: four convolutions (one forward, one transposed, two weight
+ * gradients).
+ */
+export function cplConv2dBackward(gy: Tensor, x: Tensor, K: Tensor, a: Tensor, sigma: Tensor): Tensor[] {
   const op = 'cpl_conv2d_backward';
-  return runOp(op, [requireTensor(gy, op, 'gy'), requireTensor(x, op, 'x'), requireTensor(K, op, 'K'), requireTensor(b, op, 'b'),
+  return runOp(op, [requireTensor(gy, op, 'gy'), requireTensor(x, op, 'x'), requireTensor(K, op, 'K'), requireTensor(a, op, 'a'),
     requireTensor(sigma, op, 'sigma')]);
 }
 
 for (const [op, back] of [['cpl_dense', cplDenseBackward], ['cpl_conv2d', cplConv2dBackward]] as const) {
   defineGradient(op, {
+    saveOutputs: true,
     grad: ([gy], ctx) => {
-      const [x, W, b, s] = ctx.inputs;
-      const grads: (Tensor | null)[] = back(gy, x, W, b, s);
+      const [x, W, , s] = ctx.inputs;
+      const grads: (Tensor | null)[] = back(gy, x, W, ctx.outputs[1], s);
       return grads.map((g, i) => {
         if (ctx.needsGrad[i]) return g;
         (g as Tensor).dispose();

@@ -13,4 +13,5 @@ export {
 export { cplDense, cplConv2d, cplDenseBackward, cplConv2dBackward } from './cpl';
 export { rfft2, irfft2, rfft2Backward, irfft2Backward, FFT_SIZES, Irfft2Options } from './fft';
 export { solveComplex, inverseComplex, matmulComplex, adjointComplex, MatmulComplexOptions } from './linalg_complex';
+export { lipPool, householder } from './activations';
 export { sllDense, sllConv2d, aolDense, aolConv2d } from './sll';

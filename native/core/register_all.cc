@@ -27,6 +27,7 @@ void register_all(Registry& r) {
   define_sll_ops(r);
   define_fft_ops(r);
   define_linalg_complex_ops(r);
+  define_activations_ops(r);
 
   register_cpu_elementwise(r);
   register_cpu_reduce(r);
@@ -43,6 +44,7 @@ void register_all(Registry& r) {
   register_sll(r, Device::CPU);
   register_cpu_fft(r);
   register_cpu_linalg_complex(r);
+  register_cpu_activations(r);
 
 #if ONELIP_HAVE_CUDA
   init_cuda_backend();
@@ -61,6 +63,7 @@ void register_all(Registry& r) {
   register_sll(r, Device::CUDA);
   register_cuda_fft(r);
   register_cuda_linalg_complex(r);
+  register_cuda_activations(r);
 #endif
 }
 

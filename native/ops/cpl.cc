@@ -1,10 +1,13 @@
 // CPL, the convex potential layer (SPEC.md A.1), as one fused native call forward and one backward:
 //
-//   cpl_dense            x [N, d], W [m, d], b [m], sigma [] → y [N, d]
+//   cpl_dense            x [N, d], W [m, d], b [m], sigma [] → y [N, d], a [N, m]
 //                        y = x − h · relu(x Wᵀ + b) W,                 h = 2 / (sigma² + 1e-4)
-//   cpl_conv2d           x [N, c, H, W], K [m, c, k, k] (k odd, 1..7), b [m], sigma [] → y [N, c, H, W]
+//   cpl_conv2d           x [N, c, H, W], K [m, c, k, k] (k odd, 1..7), b [m], sigma [] → y [N, c, H, W],
+//                        a [N, m, H, W]
 //                        y = x − h · Kᵀ ⋆ relu(K ⋆ x + b)              (stride 1, padding k//2 both ways)
-//   cpl_dense_backward   gy, x, W, b, sigma → gx, gW, gb, gsigma      (the same for cpl_conv2d_backward)
+//   cpl_dense_backward   gy, x, W, a, sigma → gx, gW, gb, gsigma      (the same for cpl_conv2d_backward)
+// The second forward output a = relu(Wx + b) is the activation the backward op takes (saved by the
+// gradient entry, so the backward does not recompute the product Wx).
 //
 // With z = Wx + b, a = relu(z), D = 1[z > 0] and r = W gy (per sample), the gradients are
 //   gx = gy − h·Wᵀ(D ⊙ r)
@@ -31,7 +34,8 @@ constexpr double kEps = 1e-4;  // SPEC.md A.1: h = 2 / (sigma² + ε)
 
 bool is_conv(const std::string& op) { return op.rfind("cpl_conv2d", 0) == 0; }
 
-/// Validates (x, W, b, sigma) at `first` (0 for the forward op, 1 for the backward op, after gy).
+/// Validates (x, W, b, sigma) at `first` (0: the forward op) or (x, W, a, sigma) (1: the backward op,
+/// after gy; a is checked by the caller).
 void check_inputs(const OpCall& c, int first) {
   const bool conv = is_conv(c.op);
   for (size_t i = 0; i < c.inputs.size(); ++i) require_dtype_in(c, static_cast<int>(i), true, true, false);
@@ -61,11 +65,18 @@ void check_inputs(const OpCall& c, int first) {
       fail(code::kShape, c.op, ": W [m, d] has d = ", W.dim(1), " but x has ", x.dim(1), " features (x shape ",
            shape_str(x.shape()), ", W shape ", shape_str(W.shape()), ")");
   }
-  if (b.ndim() != 1 || b.dim(0) != W.dim(0))
+  if (first == 0 && (b.ndim() != 1 || b.dim(0) != W.dim(0)))
     fail(code::kShape, c.op, ": input ", first + 2, " (b) must be [", W.dim(0), "] (one bias per row of ", wn,
          "), got shape ", shape_str(b.shape()));
   if (s.numel() != 1 || s.ndim() > 1)
     fail(code::kShape, c.op, ": input ", first + 3, " (sigma) must be a scalar ([] or [1]), got shape ", shape_str(s.shape()));
+}
+
+/// The activation's shape: [N, m] (dense) or [N, m, H, W] (conv), for (x, W) at `first`.
+Shape activation_shape(const OpCall& c, int first) {
+  const Tensor &x = c.inputs[first], &W = c.inputs[first + 1];
+  if (is_conv(c.op)) return {x.dim(0), W.dim(0), x.dim(2), x.dim(3)};
+  return {x.dim(0), W.dim(0)};
 }
 
 Attrs one_attr(const char* name, AttrValue v) {
@@ -138,24 +149,28 @@ void cpl_forward(OpCall& c) {
   Tensor a = R.op("relu", {R.apply(conv, x, W, &b)});
   Tensor t = R.adjoint(conv, a, W, x.shape());
   c.outputs[0] = R.op("sub", {x, R.op("mul", {t, R.step(sigma)})});
+  c.outputs[1] = a;
 }
 
 void cpl_backward(OpCall& c) {
   const bool conv = is_conv(c.op);
-  const Tensor &gy = c.inputs[0], &x = c.inputs[1], &W = c.inputs[2], &b = c.inputs[3], &sigma = c.inputs[4];
+  const Tensor &gy = c.inputs[0], &x = c.inputs[1], &W = c.inputs[2], &a = c.inputs[3], &sigma = c.inputs[4];
   const Runner R{c.device};
   const Tensor h = R.step(sigma);
   const Tensor neg_h = R.scale(h, -1.0);
-  Tensor a = R.op("relu", {R.apply(conv, x, W, &b)});
-  Tensor r = R.apply(conv, gy, W, nullptr);               // W gy per sample
-  Tensor s = R.op("mul", {r, R.op("sign", {a})});          // D ⊙ r  (sign(a) = 1[z > 0])
-  c.outputs[0] = R.op("sub", {gy, R.op("mul", {R.adjoint(conv, s, W, x.shape()), h})});
-  Tensor gw = R.op("add", {R.weight_grad(conv, gy, a, W), R.weight_grad(conv, x, s, W)});
-  c.outputs[1] = R.op("mul", {gw, neg_h});
+  // Intermediates of the batch's size are released as soon as possible (peak: s and two more).
+  Tensor s;
+  {
+    Tensor r = R.apply(conv, gy, W, nullptr);  // W gy per sample
+    s = R.op("mul", {r, R.op("sign", {a})});   // D ⊙ r  (sign(a) = 1[z > 0])
+  }
+  // gsigma = Σ⟨a, r⟩ · 4 sigma / (sigma² + ε)² = Σ⟨a, s⟩ · sigma · h²  (a = 0 where D = 0).
+  Tensor ar = R.op("sum", {R.op("mul", {a, s})});
   std::vector<int64_t> axes = conv ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{0};
   c.outputs[2] = R.op("mul", {R.op("sum", {s}, one_attr("axes", std::vector<double>(axes.begin(), axes.end()))), neg_h});
-  // gsigma = Σ⟨a, r⟩ · 4 sigma / (sigma² + ε)² = Σ⟨a, r⟩ · sigma · h².
-  Tensor ar = R.op("sum", {R.op("mul", {a, r})});
+  Tensor gw = R.op("add", {R.weight_grad(conv, gy, a, W), R.weight_grad(conv, x, s, W)});
+  c.outputs[1] = R.op("mul", {gw, neg_h});
+  c.outputs[0] = R.op("sub", {gy, R.op("mul", {R.adjoint(conv, s, W, x.shape()), h})});
   Tensor sv = sigma.view({});
   c.outputs[3] = R.op("mul", {R.op("mul", {ar, sv}), R.op("mul", {h, h})}).view(sigma.shape());
 }
@@ -166,18 +181,22 @@ void define_cpl_ops(Registry& r) {
   for (const char* name : {"cpl_dense", "cpl_conv2d"}) {
     r.define({name, 4, 4, [](const OpCall& c) {
                 check_inputs(c, 0);
-                return std::vector<TensorSpec>{{c.inputs[0].shape(), c.inputs[0].dtype()}};
+                return std::vector<TensorSpec>{{c.inputs[0].shape(), c.inputs[0].dtype()},
+                                               {activation_shape(c, 0), c.inputs[0].dtype()}};
               }});
   }
   for (const char* name : {"cpl_dense_backward", "cpl_conv2d_backward"}) {
     r.define({name, 5, 5, [](const OpCall& c) {
                 check_inputs(c, 1);
                 const Tensor& gy = c.inputs[0];
+                if (c.inputs[3].shape() != activation_shape(c, 1))
+                  fail(code::kShape, c.op, ": input 3 (a, the forward's activation) must have shape ",
+                       shape_str(activation_shape(c, 1)), ", got ", shape_str(c.inputs[3].shape()));
                 if (gy.shape() != c.inputs[1].shape())
                   fail(code::kShape, c.op, ": input 0 (gy) must have x's shape ", shape_str(c.inputs[1].shape()), ", got ",
                        shape_str(gy.shape()));
                 const DType t = gy.dtype();
-                return std::vector<TensorSpec>{{gy.shape(), t}, {c.inputs[2].shape(), t}, {c.inputs[3].shape(), t},
+                return std::vector<TensorSpec>{{gy.shape(), t}, {c.inputs[2].shape(), t}, {{c.inputs[2].dim(0)}, t},
                                                {c.inputs[4].shape(), t}};
               }});
   }

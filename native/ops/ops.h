@@ -31,6 +31,7 @@ MatmulDims matmul_dims(const OpCall& c);
 void define_matmul_ops(Registry& r);
 void define_shuffle_ops(Registry& r);
 void define_pooling_ops(Registry& r);
+void define_activations_ops(Registry& r);
 void define_conv2d_ops(Registry& r);
 
 /// Which op of the conv2d family a ConvGeom describes.

@@ -98,6 +98,59 @@ describe('gradient-table entries vs finite differences (float64)', () => {
   }
 });
 
+describe('large systems: residual identities (float64)', () => {
+  // n = 200 float64: on cuda the first LU panels narrow to 29 columns to fit in shared memory, the
+  // GEMM updates leave partial 64×64 tiles; checked by ‖A·X − B‖ and ‖A·A⁻¹ − I‖ in plain float64
+  for (const device of devices)
+    test(`solve_complex / inverse_complex n = 200 on ${device}`, () => {
+      const rng = new Rng(seed ^ 5);
+      const n = 200;
+      const k = 3;
+      const ad = nearIdentity(rng, 2, n);
+      // pivoting required: swap rows 0 and 1 of matrix 1
+      for (let j = 0; j < 2 * n; j++) [ad[2 * n * n + j], ad[2 * n * n + 2 * n + j]] = [ad[2 * n * n + 2 * n + j], ad[2 * n * n + j]];
+      const bd = rand(rng, 2 * n * k * 2);
+      ol.tidy(() => {
+        const a = ol.tensor(ad, { shape: [2, n, n, 2], dtype: 'float64', device });
+        const x = ol.ops.solveComplex(a, ol.tensor(bd, { shape: [2, n, k, 2], dtype: 'float64', device })).data();
+        const y = ol.ops.inverseComplex(a).data();
+        let worstSolve = 0;
+        let worstInv = 0;
+        for (let e = 0; e < 2; e++) {
+          const A = (i: number, j: number): [number, number] => [ad[((e * n + i) * n + j) * 2], ad[((e * n + i) * n + j) * 2 + 1]];
+          for (let i = 0; i < n; i++) {
+            for (let q = 0; q < k; q++) {
+              let re = -bd[((e * n + i) * k + q) * 2];
+              let im = -bd[((e * n + i) * k + q) * 2 + 1];
+              for (let j = 0; j < n; j++) {
+                const [ar, ai] = A(i, j);
+                const xr = x[((e * n + j) * k + q) * 2];
+                const xi = x[((e * n + j) * k + q) * 2 + 1];
+                re += ar * xr - ai * xi;
+                im += ar * xi + ai * xr;
+              }
+              worstSolve = Math.max(worstSolve, Math.abs(re), Math.abs(im));
+            }
+            for (let q = 0; q < n; q++) {
+              let re = i === q ? -1 : 0;
+              let im = 0;
+              for (let j = 0; j < n; j++) {
+                const [ar, ai] = A(i, j);
+                const yr = y[((e * n + j) * n + q) * 2];
+                const yi = y[((e * n + j) * n + q) * 2 + 1];
+                re += ar * yr - ai * yi;
+                im += ar * yi + ai * yr;
+              }
+              worstInv = Math.max(worstInv, Math.abs(re), Math.abs(im));
+            }
+          }
+        }
+        expect(worstSolve).toBeLessThan(1e-12);
+        expect(worstInv).toBeLessThan(1e-12);
+      });
+    });
+});
+
 /** Runs fn, expects an OnelipError with `code` whose message contains every part. */
 function expectError(fn: () => unknown, code: string, parts: string[]): void {
   let thrown: unknown;
@@ -141,6 +194,27 @@ describe('errors of the FFT and complex linear-algebra ops', () => {
             const bd = rand(rng, 2 * n * 2);
             bd[5] = bad;
             expectError(() => ol.ops.solveComplex(t(ok, [1, n, n, 2]), t(bd, [1, n, 2, 2])), 'ERR_ARGUMENT', ['solve_complex', 'batch index 0', 'non-finite']);
+          }
+          // the same rules on the blocked path (CUDA: n = 80 factors by panels and GEMM updates): in a batch of 4,
+          // index 2 has two equal rows (exactly singular, found in the second panel) and index 3 a NaN (non-finite
+          // wins over singular only in its own matrix: the lowest failing index is reported)
+          {
+            const nb = 80;
+            const big = nearIdentity(rng, 4, nb);
+            const m2 = 2 * nb * nb * 2;
+            for (let j = 0; j < nb; j++) for (let c = 0; c < 2; c++) big[m2 + (50 * nb + j) * 2 + c] = big[m2 + (45 * nb + j) * 2 + c];
+            big[3 * nb * nb * 2 + 7] = NaN;
+            const A = t(big, [4, nb, nb, 2]);
+            const B = t(rand(rng, 4 * nb * 2 * 2), [4, nb, 2, 2]);
+            expectError(() => ol.ops.solveComplex(A, B), 'ERR_ARGUMENT', ['solve_complex', 'batch index 2', 'singular', `${nb}×${nb}`]);
+            expectError(() => ol.ops.inverseComplex(A), 'ERR_ARGUMENT', ['inverse_complex', 'batch index 2', 'singular']);
+            const okBig = t(big.slice(0, 2 * nb * nb * 2), [2, nb, nb, 2]);
+            const bBad = rand(rng, 2 * nb * 2 * 2);
+            bBad[nb * 2 * 2 + 11] = Infinity;
+            expectError(() => ol.ops.solveComplex(okBig, t(bBad, [2, nb, 2, 2])), 'ERR_ARGUMENT', ['solve_complex', 'batch index 1', 'non-finite']);
+            expectError(() => ol.ops.inverseComplex(t(big.slice(2 * nb * nb * 2), [2, nb, nb, 2])), 'ERR_ARGUMENT', ['inverse_complex', 'batch index 0', 'singular']);
+            const nanFirst = [...big.slice(3 * nb * nb * 2), ...big.slice(2 * nb * nb * 2, 3 * nb * nb * 2)];
+            expectError(() => ol.ops.inverseComplex(t(nanFirst, [2, nb, nb, 2])), 'ERR_ARGUMENT', ['inverse_complex', 'batch index 0', 'non-finite']);
           }
           expectError(() => ol.ops.solveComplex(t(ok, [1, n, n, 2]), t(rand(rng, 8), [1, 2, 2, 2])), 'ERR_SHAPE', ['solve_complex', 'input 1 (B)', 'n = 3']);
           expectError(() => ol.ops.inverseComplex(t(rand(rng, 12), [1, 2, 3, 2])), 'ERR_SHAPE', ['inverse_complex', 'square']);

@@ -79,9 +79,10 @@ function vjp(f: F, x: Float64Array, w: Float64Array, shape: number[], device: ol
 export function jacobianNorm(f: F, x: Float64Array, shape: number[], opts: LipschitzOptions = {}): { norm: number; direction: Float64Array } {
   const device = opts.device ?? 'cpu';
   const h = opts.h ?? 1e-6;
-  const v0 = randomVector(x.length, (opts.seed ?? 1) * 7 + 3);
-  const n0 = norm(v0);
-  let v = v0.map((a) => a / n0);  // unit start: s = ‖J·v‖ must be a Rayleigh-type lower bound from the first step
+  // A unit start: ‖J v‖ is only a lower bound of ‖J‖₂ for ‖v‖ = 1.
+  let v = randomVector(x.length, (opts.seed ?? 1) * 7 + 3);
+  const v0 = norm(v);
+  v = v.map((a) => a / v0);
   let best = 0;
   let dir = v;
   for (let k = 0; k < (opts.iters ?? 30); k++) {

@@ -200,11 +200,13 @@ void gemm_packed(const Config<T>& cf, const Problem<T>& pr) {
     const int64_t n_end = pr.lower ? std::min(n, pr.row0 + ic + mc) : n;
     for (int64_t pc = 0; pc < k; pc += KC) {
       const int64_t kc = std::min(KC, k - pc);
-      const bool accumulate = pc > 0;
-      cf.pack_a(mc, kc, pr.a + ic * pr.ars + pc * pr.acs, pr.ars, pr.acs, apack);
+      const bool accumulate = pc > 0 || pr.accumulate;
+      if (pr.pack_a_fn) pr.pack_a_fn(pr.a_ctx, pr.a_row0 + ic, mc, pc, kc, MR, apack);
+      else cf.pack_a(mc, kc, pr.a + ic * pr.ars + pc * pr.acs, pr.ars, pr.acs, apack);
       for (int64_t jc = 0; jc < n_end; jc += NC) {
         const int64_t nc = std::min(NC, n_end - jc);
-        cf.pack_b(kc, nc, pr.b + pc * pr.brs + jc * pr.bcs, pr.brs, pr.bcs, bpack);
+        if (pr.pack_b_fn) pr.pack_b_fn(pr.b_ctx, pc, kc, pr.b_col0 + jc, nc, NR, bpack);
+        else cf.pack_b(kc, nc, pr.b + pc * pr.brs + jc * pr.bcs, pr.brs, pr.bcs, bpack);
         for (int64_t ir = 0; ir < panels; ++ir) {
           const int64_t i0 = ic + ir * MR;
           const int64_t rows = std::min<int64_t>(MR, m - i0);
@@ -251,6 +253,7 @@ void gemm_packed_parallel(const Config<T>& cf, const Problem<T>& pr, int nthread
         Problem<T> sub = pr;
         sub.m = r1 - r0;
         sub.a = pr.a + r0 * pr.ars;
+        sub.a_row0 = pr.a_row0 + r0;
         sub.c = pr.c + r0 * pr.ldc;
         sub.row0 = pr.row0 + r0;
         if (pr.lower) sub.n = std::min(pr.n, sub.row0 + sub.m);
@@ -266,6 +269,7 @@ void gemm_packed_parallel(const Config<T>& cf, const Problem<T>& pr, int nthread
         Problem<T> sub = pr;
         sub.n = j1 - j0;
         sub.b = pr.b + j0 * pr.bcs;
+        sub.b_col0 = pr.b_col0 + j0;
         sub.c = pr.c + j0;
         gemm_packed(cf, sub);
       }
@@ -340,11 +344,17 @@ void gemm(const Problem<T>& pr, int nthreads) {
   const int64_t m = pr.m, n = pr.n, k = pr.k;
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
-    for (int64_t i = 0; i < m; ++i) std::fill(pr.c + i * pr.ldc, pr.c + i * pr.ldc + n, T(0));
+    if (!pr.accumulate)
+      for (int64_t i = 0; i < m; ++i) std::fill(pr.c + i * pr.ldc, pr.c + i * pr.ldc + n, T(0));
     return;
   }
   const double flops = 2.0 * m * n * k * (pr.lower ? 0.5 : 1.0);
   const int nt = threads_for(flops, nthreads);
+  if (pr.accumulate || pr.pack_b_fn || pr.pack_a_fn) {  // the packed path only (the others overwrite C or read a, b)
+    if (nt > 1) gemm_packed_parallel(cf, pr, nt);
+    else gemm_packed(cf, pr);
+    return;
+  }
   if (m * n * k <= kSmallVolume) return gemm_few_rows(cf, pr, 1);
   if (2 * m < cf.mr) return gemm_few_rows(cf, pr, nt);
   if (4 * n <= cf.nr) return gemm_few_cols(cf, pr, nt);

@@ -173,6 +173,9 @@ const SETUPS: Setup[] = [
   { x: [1, 3, 7, 7], o: 5, k: 3, attrs: { padding: 4 }, bias: false },            // padding ≥ k
   { x: [2, 2, 2, 3], o: 3, k: 5, attrs: { stride: 2, padding: 2 }, bias: true },  // input smaller than the kernel
   { x: [4, 8, 12, 12], o: 12, k: 3, attrs: {}, bias: true },                      // packed GEMM paths, split depth
+  { x: [2, 2, 70, 5], o: 3, k: 3, attrs: {}, bias: true },                       // several im2col blocks per image
+  { x: [2, 1, 300, 6], o: 2, k: 5, attrs: { stride: 2, padding: [1, 2] }, bias: false },
+  { x: [1, 16, 72, 72], o: 12, k: 3, attrs: {}, bias: true, dtypes: ['float32'] }, // one image, GEMM threaded by columns
   { x: [0, 2, 5, 5], o: 3, k: 3, attrs: {}, bias: true },                         // empty batch
 ];
 

@@ -13,7 +13,7 @@ import { dot, vjpByFiniteDifferences } from './shuffle';
 const EPS = 1e-4;
 
 /** The operator A of a CPL layer and its adjoint, on one sample. */
-interface Op {
+export interface Op {
   apply(W: ArrayLike<number>, x: ArrayLike<number>): Float64Array;
   adjoint(W: ArrayLike<number>, y: ArrayLike<number>): Float64Array;
   /** ∂⟨A(W) x, y⟩/∂W. */
@@ -24,7 +24,7 @@ interface Op {
   biasOf(o: number): number;
 }
 
-function denseOp(m: number, d: number): Op {
+export function denseOp(m: number, d: number): Op {
   return {
     inSize: d,
     outSize: m,
@@ -48,7 +48,7 @@ function denseOp(m: number, d: number): Op {
 }
 
 /** K [m, c, k, k] on [c, H, W] maps, stride 1, zero padding k//2. */
-function convOp(m: number, c: number, k: number, H: number, Wd: number): Op {
+export function convOp(m: number, c: number, k: number, H: number, Wd: number): Op {
   const p = (k - 1) / 2;
   // Visits every (output o, input i, kernel index w) triple of the convolution.
   const each = (f: (o: number, i: number, w: number) => void) => {
@@ -88,7 +88,7 @@ function convOp(m: number, c: number, k: number, H: number, Wd: number): Op {
 const sample = (a: ArrayLike<number>, n: number, size: number) => Array.prototype.slice.call(a, n * size, (n + 1) * size) as number[];
 
 /** y = x − h·Aᵀ relu(A x + b) for every sample. */
-function refForward(A: Op, N: number, x: ArrayLike<number>, W: ArrayLike<number>, b: ArrayLike<number>, sigma: number): Float64Array {
+export function refForward(A: Op, N: number, x: ArrayLike<number>, W: ArrayLike<number>, b: ArrayLike<number>, sigma: number): Float64Array {
   const h = 2 / (sigma * sigma + EPS);
   const y = new Float64Array(N * A.inSize);
   for (let n = 0; n < N; n++) {
@@ -101,8 +101,18 @@ function refForward(A: Op, N: number, x: ArrayLike<number>, W: ArrayLike<number>
   return y;
 }
 
+/** The activation relu(A x + b) of every sample. */
+export function refActivation(A: Op, N: number, x: ArrayLike<number>, W: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(N * A.outSize);
+  for (let n = 0; n < N; n++) {
+    const z = A.apply(W, sample(x, n, A.inSize));
+    for (let o = 0; o < z.length; o++) out[n * A.outSize + o] = Math.max(0, z[o] + b[A.biasOf(o)]);
+  }
+  return out;
+}
+
 /** [gx, gW, gb, gsigma] of ⟨gy, y⟩ by the chain rule, sample by sample. */
-function refBackward(A: Op, N: number, gy: ArrayLike<number>, x: ArrayLike<number>, W: ArrayLike<number>, b: ArrayLike<number>, sigma: number, nb: number) {
+export function refBackward(A: Op, N: number, gy: ArrayLike<number>, x: ArrayLike<number>, W: ArrayLike<number>, b: ArrayLike<number>, sigma: number, nb: number) {
   const den = sigma * sigma + EPS;
   const h = 2 / den;
   const gx = new Float64Array(N * A.inSize);
@@ -138,6 +148,7 @@ interface Geometry {
   xShape: number[];
   wShape: number[];
   m: number;
+  aShape: number[];
 }
 
 const denseGeoms: [number, number, number][] = [[3, 5, 4], [1, 7, 2], [6, 4, 9], [2, 33, 17]];
@@ -151,9 +162,9 @@ const convGeoms: [number, number, number, number, number, number][] = [
 ];
 
 function geometries(conv: boolean): Geometry[] {
-  if (!conv) return denseGeoms.map(([N, d, m]) => ({ name: `x [${N}, ${d}], W [${m}, ${d}]`, A: denseOp(m, d), N, xShape: [N, d], wShape: [m, d], m }));
+  if (!conv) return denseGeoms.map(([N, d, m]) => ({ name: `x [${N}, ${d}], W [${m}, ${d}]`, A: denseOp(m, d), N, xShape: [N, d], wShape: [m, d], m, aShape: [N, m] }));
   return convGeoms.map(([N, c, m, k, H, W]) => ({
-    name: `x [${N}, ${c}, ${H}, ${W}], K [${m}, ${c}, ${k}, ${k}]`, A: convOp(m, c, k, H, W), N, xShape: [N, c, H, W], wShape: [m, c, k, k], m,
+    name: `x [${N}, ${c}, ${H}, ${W}], K [${m}, ${c}, ${k}, ${k}]`, A: convOp(m, c, k, H, W), N, xShape: [N, c, H, W], wShape: [m, c, k, k], m, aShape: [N, m, H, W],
   }));
 }
 
@@ -167,6 +178,12 @@ function layerInputs(rng: Rng, g: Geometry, dtype: DType, sigmaShape: number[]):
   return [x, W, b, sigma];
 }
 
+/** The forward's activation as the backward op's input (rounded to dtype). */
+function activationInput(g: Geometry, x: HostInput, W: HostInput, b: HostInput, dtype: DType): HostInput {
+  const a = refActivation(g.A, g.N, x.data, W.data, b.data);
+  return { data: Array.from(a, (v) => (dtype === 'float32' ? Math.fround(v) : v)), shape: g.aShape, dtype };
+}
+
 const tol = (dtype: DType) => (dtype === 'float32' ? { rtol: 2e-4, atol: 2e-4 } : { rtol: 1e-10, atol: 1e-11 });
 
 const forwardCase = (conv: boolean): Builder => (rng) =>
@@ -174,7 +191,15 @@ const forwardCase = (conv: boolean): Builder => (rng) =>
     geometries(conv).map((g, gi): Variant => {
       const ins = layerInputs(rng, g, dtype, gi % 2 ? [1] : []);
       const [x, W, b, s] = ins;
-      return { name: `${dtype} ${g.name}`, inputs: ins, attrs: {}, expected: [{ data: refForward(g.A, g.N, x.data, W.data, b.data, s.data[0]), shape: g.xShape, dtype, ...tol(dtype) }] };
+      return {
+        name: `${dtype} ${g.name}`,
+        inputs: ins,
+        attrs: {},
+        expected: [
+          { data: refForward(g.A, g.N, x.data, W.data, b.data, s.data[0]), shape: g.xShape, dtype, ...tol(dtype) },
+          { data: refActivation(g.A, g.N, x.data, W.data, b.data), shape: g.aShape, dtype, ...tol(dtype) },
+        ],
+      };
     }),
   );
 
@@ -187,7 +212,7 @@ const backwardCase = (conv: boolean): Builder => (rng) => [
       const r = refBackward(g.A, g.N, gy.data, x.data, W.data, b.data, s.data[0], g.m);
       return {
         name: `${dtype} ${g.name}`,
-        inputs: [gy, x, W, b, s],
+        inputs: [gy, x, W, activationInput(g, x, W, b, dtype), s],
         attrs: {},
         expected: [
           { data: r.gx, shape: g.xShape, dtype, ...tol(dtype) },
@@ -211,7 +236,7 @@ const backwardCase = (conv: boolean): Builder => (rng) => [
     const t = { rtol: 1e-5, atol: 1e-6 };
     return {
       name: `float64 ${g.name}: gradients by finite differences`,
-      inputs: [gy, x, W, b, s],
+      inputs: [gy, x, W, activationInput(g, x, W, b, 'float64'), s],
       attrs: {},
       expected: [
         { data: fd(0), shape: g.xShape, dtype: 'float64', ...t },

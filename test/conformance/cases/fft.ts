@@ -140,7 +140,8 @@ export function refIrfft2Adjoint(g: ArrayLike<number>, shape: number[]): Ref {
 
 // ---------------- cases ----------------
 
-/** Real shapes [..., H, W]: every supported size appears on some axis (with the batch shapes the Cayley conv uses). */
+/** Real shapes [..., H, W]: every supported size appears on some axis (with the batch shapes the Cayley conv uses); the last
+ * three put several planes in one CUDA block with a partial last block. */
 const shapes: number[][] = [
   [2, 3, 8, 8],
   [1, 6, 12],
@@ -153,6 +154,10 @@ const shapes: number[][] = [
   [1, 64, 64],
   [2, 2, 1, 32],
   [0, 4, 4],
+  // several planes per CUDA block (G = 1024/(H·W)) with a partial last block
+  [70, 4, 4],
+  [5, 16, 24],
+  [9, 3, 6],
 ];
 
 /** Float32 error of a transform of sum |x| ≈ HW: O(ε·(H + W)) relative to ‖x‖, per output. */

@@ -4,6 +4,7 @@
  * file per op family, named like native/cpu/<family>.cc and cuda/<family>.cu.
  */
 import { Builder } from './common';
+import { CASES as activations } from './activations';
 import { CASES as conv2d } from './conv2d';
 import { CASES as cpl } from './cpl';
 import { CASES as creation } from './creation';
@@ -34,5 +35,6 @@ export const CASES: Record<string, Builder> = {
   ...sll,
   ...fft,
   ...linalgComplex,
+  ...activations,
   ...cpl,
 };

@@ -120,14 +120,24 @@ function unitary(rng: Rng, n: number): C[][] {
   return Array.from({ length: n }, (_, i) => cols.map((c) => c[i]));
 }
 
+type Kind = 'near-identity' | 'planted' | 'permuted';
+
 /**
- * A batch of matrices: 'near-identity' I + 0.1·U/√n, or 'planted' U·diag(s)·Vᴴ with s from 1 to κ
- * (log-spaced). Values rounded to the dtype, so the reference solves exactly the stored matrices.
+ * A batch of matrices: 'near-identity' I + 0.1·U/√n, 'planted' U·diag(s)·Vᴴ with s from 1 to κ
+ * (log-spaced), or 'permuted' (a row-shifted near-identity with A[0][0] = 0: pivoting required). Values
+ * rounded to the dtype, so the reference solves exactly the stored matrices.
  */
-function matrices(rng: Rng, batch: number[], n: number, dtype: DType, kind: 'near-identity' | 'planted', kappa = 1): HostInput {
+function matrices(rng: Rng, batch: number[], n: number, dtype: DType, kind: Kind, kappa = 1): HostInput {
   const ms: C[][][] = [];
   for (let e = 0; e < numel(batch); e++) {
-    if (kind === 'near-identity') {
+    if (kind === 'permuted') {
+      // rows of I + 0.1·U/√n cyclically shifted by one, the entry that lands at (0, 0) set to 0: the first
+      // pivot cannot be the leading entry, and every column's pivot sits below the diagonal
+      const m = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j): C => [(i === j ? 1 : 0) + (0.1 * rng.uniform(-2, 2)) / Math.sqrt(n), (0.1 * rng.uniform(-2, 2)) / Math.sqrt(n)]));
+      const p = m.map((_, i) => m[(i + 1) % n]);
+      p[0][0] = [0, 0];
+      ms.push(p);
+    } else if (kind === 'near-identity') {
       ms.push(Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j): C => [(i === j ? 1 : 0) + (0.1 * rng.uniform(-2, 2)) / Math.sqrt(n), (0.1 * rng.uniform(-2, 2)) / Math.sqrt(n)])));
     } else {
       const u = unitary(rng, n);
@@ -140,8 +150,13 @@ function matrices(rng: Rng, batch: number[], n: number, dtype: DType, kind: 'nea
   return { data: Array.from(flatten(ms), (v) => round(v, dtype)), shape: [...batch, n, n, 2], dtype };
 }
 
-/** [batch dims, n, k, kind, κ]; n ≥ 20 crosses the CPU's 16-column panels (blocked paths: panel, triangular solve, GEMM update). */
-const systems: [number[], number, number, 'near-identity' | 'planted', number][] = [
+/**
+ * [batch dims, n, k, kind, κ]; n ≥ 20 crosses the CPU's 16-column panels (blocked paths: panel, triangular solve, GEMM update).
+ * CUDA: n ≤ 75 (float32) / 53 (float64) factors in shared memory, above by 32-column panels and 64×64 GEMM tiles; 54 and 76
+ * are just above those limits (76: both dtypes blocked), 96 and 130 leave partial panels / tiles, the triangular solves are
+ * blocked by 32 rows for every n.
+ */
+const systems: [number[], number, number, Kind, number][] = [
   [[], 1, 1, 'near-identity', 1],
   [[3], 4, 2, 'near-identity', 1],
   [[2, 3], 7, 5, 'near-identity', 1],
@@ -151,6 +166,11 @@ const systems: [number[], number, number, 'near-identity' | 'planted', number][]
   [[1], 100, 9, 'planted', 30],
   [[0], 5, 2, 'near-identity', 1],
   [[2], 3, 0, 'near-identity', 1],
+  [[2], 54, 3, 'planted', 10],
+  [[2], 76, 5, 'near-identity', 1],
+  [[3], 40, 6, 'permuted', 1],
+  [[1], 96, 40, 'planted', 30],
+  [[1], 130, 4, 'permuted', 1],
 ];
 
 /** Relative tolerance of a solve in dtype for condition number κ (forward error ~ κ·n·ε). */
