@@ -5,6 +5,7 @@
  */
 import { adoptOrDispose, isGradEnabled } from '../autograd/tape';
 import { defineGradient, defineNonDifferentiable } from '../autograd/table';
+import { OnelipError } from '../errors';
 import { Tensor } from '../tensor';
 import { requireTensor, runOp } from './run';
 
@@ -91,7 +92,7 @@ for (const op of ['sll_dense', 'sll_conv2d'] as const) {
       const [x, W, , q] = ctx.inputs;
       const [, z, T, G] = ctx.outputs;
       if (ctx.inputs.length === 5 || G.size === 0)
-        throw new Error(`${op}: no gradient through a call with a cached T (eval-mode cache)`);
+        throw new OnelipError('ERR_UNSUPPORTED', `${op}: no gradient through a call with a cached T (input 4); call it without T to differentiate`);
       const g = runOp(`${op}_backward`, [gy, x, W, q, z, T, G]);
       return g.map((t, i) => (ctx.needsGrad[i] ? t : (t.dispose(), null)));
     },
@@ -105,7 +106,7 @@ for (const op of ['aol_dense', 'aol_conv2d'] as const) {
       const [x, P, , q] = ctx.inputs;
       const [, D, M] = ctx.outputs;
       if (ctx.inputs.length === 5 || M.size === 0)
-        throw new Error(`${op}: no gradient through a call with a cached D (eval-mode cache)`);
+        throw new OnelipError('ERR_UNSUPPORTED', `${op}: no gradient through a call with a cached D (input 4); call it without D to differentiate`);
       const g = runOp(`${op}_backward`, [gy, x, P, q, D, M]);
       return g.map((t, i) => (ctx.needsGrad[i] ? t : (t.dispose(), null)));
     },
