@@ -25,6 +25,7 @@ void register_all(Registry& r) {
   define_spectral_ops(r);
   define_fft_ops(r);
   define_linalg_complex_ops(r);
+  define_soc_ops(r);
 
   register_cpu_elementwise(r);
   register_cpu_reduce(r);
@@ -39,6 +40,7 @@ void register_all(Registry& r) {
   register_power_iteration(r, Device::CPU);
   register_cpu_fft(r);
   register_cpu_linalg_complex(r);
+  register_cpu_soc(r);
 
 #if ONELIP_HAVE_CUDA
   init_cuda_backend();
@@ -55,6 +57,7 @@ void register_all(Registry& r) {
   register_power_iteration(r, Device::CUDA);
   register_cuda_fft(r);
   register_cuda_linalg_complex(r);
+  register_cuda_soc(r);
 #endif
 }
 

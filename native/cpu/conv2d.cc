@@ -15,6 +15,7 @@
 #include "../core/thread_pool.h"
 #include "../ops/ops.h"
 #include "cpu_ops.h"
+#include "conv2d.h"
 #include "gemm/gemm.h"
 
 namespace onelip {
@@ -117,6 +118,10 @@ void for_each_image(int64_t n, double image_flops, F fn) {
   }
 }
 
+}  // namespace
+
+namespace cpu {
+
 /// y [N, O, Ho, Wo] = conv2d(x [N, C, H, W], w [O, C, kh, kw]) (+ bias [O] when given).
 /// Each image is computed transposed, yᵀ [P, O] = colᵀ [P, K] · wᵀ [K, O], then transposed into y: the
 /// GEMM's rows (micro-panels of MR) run over the P = Ho·Wo pixels, which fill them exactly where O
@@ -215,6 +220,21 @@ void conv_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
     for (int64_t e = 0; e < OK; ++e) partial[0][e] += partial[t][e];
   transpose_add_bias<T>(partial[0].data(), K, g.o, nullptr, dw);
 }
+
+template void conv_forward<float>(const float*, const float*, const float*, float*, const ConvGeom&);
+template void conv_forward<double>(const double*, const double*, const double*, double*, const ConvGeom&);
+template void conv_backward_input<float>(const float*, const float*, float*, const ConvGeom&);
+template void conv_backward_input<double>(const double*, const double*, double*, const ConvGeom&);
+template void conv_backward_weight<float>(const float*, const float*, float*, const ConvGeom&);
+template void conv_backward_weight<double>(const double*, const double*, double*, const ConvGeom&);
+
+}  // namespace cpu
+
+namespace {
+
+using cpu::conv_backward_input;
+using cpu::conv_backward_weight;
+using cpu::conv_forward;
 
 void conv2d_op(OpCall& c) {
   const ConvGeom g = conv2d_geom(c);

@@ -15,6 +15,7 @@ import { CASES as optim } from './optim';
 import { CASES as pooling } from './pooling';
 import { CASES as reduce } from './reduce';
 import { CASES as shuffle } from './shuffle';
+import { CASES as soc } from './soc';
 import { CASES as spectral } from './spectral';
 
 export { Builder, Expected, HostInput, Rng, Variant } from './common';
@@ -31,4 +32,5 @@ export const CASES: Record<string, Builder> = {
   ...spectral,
   ...fft,
   ...linalgComplex,
+  ...soc,
 };
