@@ -306,9 +306,9 @@ describe('SOCConv2d state', () => {
     expect(() => new nn.SOCConv2d(2, 2, { stride: 3 as 1 })).toThrow(/'stride' must be 1 or 2/);
     expect(() => new nn.SOCConv2d(2, 2, { trainTerms: 0 })).toThrow(/'trainTerms'/);
     const l = new nn.SOCConv2d(2, 2, { stride: 2 });
-    expect(() => l.forward(O.zeros([1, 3, 4, 4]))).toThrow(/SOCConv2d: x must be \[N, 2, H, W\]/);
-    expect(() => l.forward(O.zeros([1, 2, 3, 4]))).toThrow(/even height/);
-    expect(() => O.socExp(O.zeros([1, 2, 3, 3]), O.zeros([2, 2, 2, 2]))).toThrow(/soc_exp: .*odd/);
-    expect(() => O.socExp(O.zeros([1, 2, 3, 3]), O.zeros([3, 3, 3, 3]))).toThrow(/soc_exp: input 1 \(L\) has 3 channels/);
+    expect(() => l.forward(ol.zeros([1, 3, 4, 4]))).toThrow(/SOCConv2d: x must be \[N, 2, H, W\]/);
+    expect(() => l.forward(ol.zeros([1, 2, 3, 4]))).toThrow(/even height/);
+    expect(() => O.socExp(ol.zeros([1, 2, 3, 3]), ol.zeros([2, 2, 2, 2]))).toThrow(/soc_exp: .*odd/);
+    expect(() => O.socExp(ol.zeros([1, 2, 3, 3]), ol.zeros([3, 3, 3, 3]))).toThrow(/soc_exp: input 1 \(L\) has 3 channels/);
   });
 });

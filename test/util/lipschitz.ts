@@ -79,7 +79,10 @@ function vjp(f: F, x: Float64Array, w: Float64Array, shape: number[], device: ol
 export function jacobianNorm(f: F, x: Float64Array, shape: number[], opts: LipschitzOptions = {}): { norm: number; direction: Float64Array } {
   const device = opts.device ?? 'cpu';
   const h = opts.h ?? 1e-6;
-  let v = randomVector(x.length, (opts.seed ?? 1) * 7 + 3);
+  // a unit start: the first iterate's ‖J·v‖ counts as an estimate too
+  const v0 = randomVector(x.length, (opts.seed ?? 1) * 7 + 3);
+  const n0 = norm(v0);
+  let v = v0.map((a) => a / n0);
   let best = 0;
   let dir = v;
   for (let k = 0; k < (opts.iters ?? 30); k++) {
