@@ -10,6 +10,7 @@
 import { parseArgs } from 'util';
 import * as ol from '../index';
 import { native } from '../native';
+import { benchLayers, formatLayerBench } from './layers';
 import { runTorchReference } from './torch';
 import { pct, readCpu, loadBetween, Load, now, sampleLoad, sleepMs, summarize, table, timeIt, Timing } from './util';
 
@@ -475,7 +476,7 @@ export function formatKernelBench(r: KernelBenchResult): string {
   return lines.join('\n');
 }
 
-const USAGE = 'usage: onelip bench [kernels] [--threads N] [--sizes 256,512,...] [--rounds N] [--seconds S] ' +
+const USAGE = 'usage: onelip bench [kernels | layers] [--threads N] [--sizes 256,512,...] [--rounds N] [--seconds S] ' +
   '[--only name,...] [--json]';
 
 /** `onelip bench ...`: returns the process exit code. */
@@ -505,8 +506,8 @@ export function benchMain(args: string[]): number {
     return 0;
   }
   const what = positionals[0] ?? 'kernels';
-  if (what !== 'kernels' || positionals.length > 1) {
-    console.error(`onelip bench: unknown benchmark '${positionals.join(' ')}' (available: kernels)\n${USAGE}`);
+  if ((what !== 'kernels' && what !== 'layers') || positionals.length > 1) {
+    console.error(`onelip bench: unknown benchmark '${positionals.join(' ')}' (available: kernels, layers)\n${USAGE}`);
     return 2;
   }
   const int = (s: string | undefined, name: string, lo: number, hi: number): number | undefined => {
@@ -532,6 +533,11 @@ export function benchMain(args: string[]): number {
     return 2;
   }
   if (!values.json) opts.log = (l) => console.error(l);
+  if (what === 'layers') {
+    const lr = benchLayers({ threads: opts.threads, rounds: opts.rounds, seconds: opts.seconds, only: opts.only, log: opts.log });
+    console.log(values.json ? JSON.stringify(lr, null, 2) : formatLayerBench(lr));
+    return 0;
+  }
   const result = benchKernels(opts);
   console.log(values.json ? JSON.stringify(result, null, 2) : formatKernelBench(result));
   return 0;

@@ -130,11 +130,11 @@ export class SOCConv2d extends Module {
 
   /** One F4 power-iteration step per reshape on the skew kernel L (no gradient). */
   private f4Step(L: Tensor): void {
-    F4.forEach(([, , vAxes, uAxes], i) => {
+    tidy(() => F4.forEach(([, , vAxes, uAxes], i) => {
       const [u, v] = this.uv[i];
-      v.assign(keep(normalize(sum(mul(L, u), vAxes, { keepDims: true }))));
-      u.assign(keep(normalize(sum(mul(L, v), uAxes, { keepDims: true }))));
-    });
+      v.assign(normalize(sum(mul(L, u), vAxes, { keepDims: true })));
+      u.assign(normalize(sum(mul(L, v), uAxes, { keepDims: true })));
+    }));
   }
 
   /** Runs `iterations` (default 50) F4 power-iteration steps; once per epoch in the paper's recipe. */
@@ -174,11 +174,11 @@ export class SOCConv2d extends Module {
     if (this.cache && (this.cache.Ln.device !== this.weight.device || !sameValues(this.cache.weight, this.weight) ||
       !flat.every((t, i) => sameValues(this.cache!.uv[i], t)))) this.dropCache();
     if (!this.cache) {
-      this.cache = noGrad(() => ({
+      this.cache = tidy(() => noGrad(() => ({
         Ln: keep(this.normalizedKernel()),
         weight: keep(this.weight.to(this.weight.device)),
         uv: flat.map((t) => keep(t.to(t.device))),
-      }));
+      })));
     }
     return this.cache.Ln;
   }
@@ -227,7 +227,7 @@ export class SOCConv2d extends Module {
     const iterations = options.iterations ?? 50;
     const T = this.evalTerms;
     return noGrad(() => {
-      const Ln = keep(this.normalizedKernel().astype('float64').to('cpu'));
+      const Ln = tidy(() => keep(this.normalizedKernel().astype('float64').to('cpu')));
       const nL = keep(neg(Ln));
       try {
         const shape = [1, this.channels, size![0], size![1]];
