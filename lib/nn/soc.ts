@@ -11,7 +11,7 @@ import { conv2d } from '../ops/conv2d';
 import { max, sum } from '../ops/reduce';
 import { describe, requireTensor } from '../ops/run';
 import { firstChannels, padChannels, pixelUnshuffle } from '../ops/shuffle';
-import { socExp, socSkew } from '../ops/soc';
+import { socExp, socF4Step, socSkew } from '../ops/soc';
 import { keep, Tensor, tidy } from '../tensor';
 import { nextSeed, ParamOptions, uniformInit } from './layers';
 import { Module } from './module';
@@ -128,36 +128,45 @@ export class SOCConv2d extends Module {
     this.refreshSigma(50);
   }
 
-  /** One F4 power-iteration step per reshape on the skew kernel L (no gradient). */
-  private f4Step(L: Tensor): void {
-    tidy(() => F4.forEach(([, , vAxes, uAxes], i) => {
-      const [u, v] = this.uv[i];
-      v.assign(normalize(sum(mul(L, u), vAxes, { keepDims: true })));
-      u.assign(normalize(sum(mul(L, v), uAxes, { keepDims: true })));
-    }));
+  /** `iterations` F4 power-iteration steps on the skew kernel L (no gradient); returns the new σ_i. */
+  private f4Step(L: Tensor, iterations = 1): number[] {
+    return tidy(() => {
+      const { uv, sigma } = socF4Step(L, this.uv.flat(), iterations);
+      this.uv.flat().forEach((t, i) => t.assign(uv[i]));
+      return Array.from(sigma.data() as ArrayLike<number>);
+    });
   }
 
   /** Runs `iterations` (default 50) F4 power-iteration steps; once per epoch in the paper's recipe. */
   refreshSigma(iterations = 50): void {
     check(Number.isInteger(iterations) && iterations >= 0, 'ERR_ARGUMENT', () => `SOCConv2d.refreshSigma: 'iterations' must be a non-negative integer, got ${describe(iterations)}`);
-    noGrad(() => {
-      const L = socSkew(this.weight);
-      for (let it = 0; it < iterations; it++) this.f4Step(L);
-      L.dispose();
-    });
+    if (iterations > 0) {
+      noGrad(() => {
+        const L = socSkew(this.weight);
+        this.f4Step(L, iterations);
+        L.dispose();
+      });
+    }
     this.dropCache();
   }
 
-  /** L_n = L / min_i σ_i, σ_i = Σ L ⊙ u_i ⊙ v_i (differentiable in the weight when recording). */
-  private normalizedKernel(): Tensor {
+  /**
+   * L_n = L / σ_i* with i* = argmin_i σ_i, σ_i = Σ L ⊙ u_i ⊙ v_i (differentiable in the weight when
+   * recording; u_i, v_i constants). `sigmas`: the four σ_i when already known for the current L and
+   * buffers (from the F4 step), else they are computed here.
+   */
+  private normalizedKernel(sigmas?: number[]): Tensor {
     const L = socSkew(this.weight);
-    const sig = this.uv.map(([u, v]) => sum(mul(mul(L, u), v)));
-    const vals = noGrad(() => sig.map((t) => t.item()));
+    const sigmaOf = (i: number): Tensor => {
+      const [u, v] = this.uv[i];
+      return sum(mul(sum(mul(L, u), F4[i][2], { keepDims: true }), v));
+    };
+    const vals = sigmas ?? noGrad(() => tidy(() => [0, 1, 2, 3].map((i) => sigmaOf(i).item())));
     let best = 0;
     for (let i = 1; i < 4; i++) if (vals[i] < vals[best]) best = i;
     check(vals[best] > 0 && Number.isFinite(vals[best]), 'ERR_ARGUMENT',
       () => `SOCConv2d: the F4 normalisation σ = ${vals[best]} is not a positive number (weight all zero or not finite)`);
-    return div(L, sig[best]);
+    return div(L, sigmaOf(best));
   }
 
   private dropCache(): void {
@@ -195,13 +204,14 @@ export class SOCConv2d extends Module {
     this.lastSize = [z.shape[2], z.shape[3]];
     let y: Tensor;
     if (this.training) {
-      noGrad(() => {
+      const sigmas = noGrad(() => {
         const L = socSkew(this.weight);
-        this.f4Step(L);
+        const sg = this.f4Step(L);
         L.dispose();
+        return sg;
       });
       this.dropCache();
-      y = socExp(z, this.normalizedKernel(), { terms: this.trainTerms, fastGradient: this.fastGradient });
+      y = socExp(z, this.normalizedKernel(sigmas), { terms: this.trainTerms, fastGradient: this.fastGradient });
     } else {
       y = socExp(z, this.evalKernel(), { terms: this.evalTerms });
     }

@@ -12,4 +12,4 @@ export {
 } from './spectral';
 export { rfft2, irfft2, rfft2Backward, irfft2Backward, FFT_SIZES, Irfft2Options } from './fft';
 export { solveComplex, inverseComplex, matmulComplex, adjointComplex, MatmulComplexOptions } from './linalg_complex';
-export { socSkew, socExp, socExpBackward, SocExpOptions } from './soc';
+export { socSkew, socExp, socExpBackward, socF4Step, SocExpOptions } from './soc';

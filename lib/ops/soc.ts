@@ -80,6 +80,22 @@ export function socExpBackward(g: Tensor, x: Tensor, L: Tensor, saved: Tensor, t
   return [dx, dL];
 }
 
+/**
+ * `iterations` (default 1) F4 power-iteration steps (SPEC.md A.4) on the kernel L [C, C, kh, kw] from the
+ * vectors uv = [u1, v1, u2, v2, u3, v3, u4, v4] (shapes [1,C,1,kw], [C,1,kh,1], [1,C,kh,1], [C,1,1,kw],
+ * [1,C,kh,kw], [C,1,1,1], [C,1,kh,kw], [1,C,1,1]): per step and reshape, v ← normalize(Σ L ⊙ u) then
+ * u ← normalize(Σ L ⊙ v) (normalize: x / max(‖x‖, 1e-12)). Returns the 8 new vectors and σ [4] with
+ * σ_i = Σ L ⊙ u_i ⊙ v_i for the new vectors. Not differentiable. Cost: two passes over L per step.
+ */
+export function socF4Step(L: Tensor, uv: Tensor[], iterations = 1): { uv: Tensor[]; sigma: Tensor } {
+  const op = 'soc_f4_step';
+  check(Array.isArray(uv) && uv.length === 8, 'ERR_ARGUMENT', () => `${op}: 'uv' must be an array of the 8 vectors [u1, v1, …, u4, v4]`);
+  check(Number.isInteger(iterations) && iterations >= 1 && iterations <= 10000, 'ERR_ARGUMENT',
+    () => `${op}: 'iterations' must be an integer in 1..10000, got ${String(iterations)}`);
+  const outs = runOp(op, [requireTensor(L, op, 'L'), ...uv.map((t, i) => requireTensor(t, op, `uv[${i}]`))], { iterations });
+  return { uv: outs.slice(0, 8), sigma: outs[8] };
+}
+
 // ---- gradients ----
 defineGradient('soc_skew', { grad: ([g], ctx) => [ctx.needsGrad[0] ? socSkew(g) : null] });
 
@@ -105,3 +121,4 @@ defineGradient('soc_exp', {
   },
 });
 defineNonDifferentiable('soc_exp_backward', 'second-order gradients of the SOC series are not implemented');
+defineNonDifferentiable('soc_f4_step', 'power iteration (the F4 vectors are constants of the normalisation)');

@@ -39,12 +39,12 @@ bool is_pointwise(const ConvGeom& g) {
 /// col [C·kh·kw, Ho·Wo] from one image x [C, H, W]: row (c, i, j), column (oh, ow) holds
 /// x[c, oh·sh − ph + i, ow·sw − pw + j], or 0 in the padding.
 template <class T>
-void im2col(const T* x, T* col, const ConvGeom& g) {
-  const int64_t P = g.ho * g.wo;
+void im2col(const T* x, T* col, const ConvGeom& g, int64_t ld = 0) {
+  const int64_t P = ld ? ld : g.ho * g.wo;
   for (int64_t c = 0; c < g.c; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
-        T* row = col + ((c * g.kh + i) * g.kw + j) * P;
+        T* row = col + ((c * g.kh + i) * g.kw + j) * P;  // P: the row stride here
         // Output columns whose input column ow·sw − pw + j lies inside [0, W).
         const int64_t lo = std::min(g.wo, std::max<int64_t>(0, (g.pw - j + g.sw - 1) / g.sw));
         const int64_t hi = std::max(lo, std::min(g.wo, (g.w + g.pw - j + g.sw - 1) / g.sw));
@@ -104,6 +104,28 @@ void transpose_add_bias(const T* src, int64_t rows, int64_t cols, const T* bias,
     }
 }
 
+// Images with fewer output pixels than this (and a batch im2col of at most kBatchedColElems) are
+// convolved as ONE GEMM over all images: per-image GEMMs with a handful of rows would re-pack the whole
+// kernel for every image (the 2×2 and 1×1 layers of LipConvNet, whose kernels hold 10⁶–10⁷ values).
+constexpr int64_t kBatchedMaxPixels = 256;
+constexpr int64_t kBatchedColElems = int64_t(1) << 25;
+
+bool batched(const ConvGeom& g) {
+  const int64_t K = g.c * g.kh * g.kw, P = g.ho * g.wo;
+  return g.n > 1 && P < kBatchedMaxPixels && K * P * g.n <= kBatchedColElems;
+}
+
+/// col [K, N·P] of all images (image b in columns b·P .. b·P + P − 1).
+template <class T>
+T* batch_im2col(const T* x, const ConvGeom& g) {
+  const int64_t K = g.c * g.kh * g.kw, P = g.ho * g.wo, NP = g.n * P;
+  T* col = scratch<T, 2>(static_cast<size_t>(K * NP));
+  parallel_for(g.n, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) im2col(x + b * g.c * g.h * g.w, col + b * P, g, NP);
+  });
+  return col;
+}
+
 /// Runs fn(image, gemm_threads) for every image: in parallel over the images (one GEMM thread each)
 /// when they are small or many, else one after the other with every thread.
 template <class F>
@@ -130,6 +152,17 @@ namespace cpu {
 template <class T>
 void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g) {
   const int64_t K = g.c * g.kh * g.kw, P = g.ho * g.wo;
+  if (batched(g)) {
+    // yᵀ [N·P, O] = colᵀ [N·P, K] · wᵀ [K, O], then each image's [P, O] block transposed into y.
+    const int64_t NP = g.n * P;
+    const T* col = batch_im2col(x, g);
+    T* yt = scratch<T, 3>(static_cast<size_t>(NP * g.o));
+    gemm::gemm<T>({NP, g.o, K, col, 1, NP, w, 1, K, yt, g.o}, num_threads());
+    parallel_for(g.n, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) transpose_add_bias(yt + b * P * g.o, P, g.o, bias, y + b * g.o * P);
+    });
+    return;
+  }
   const bool pointwise = is_pointwise(g);
   for_each_image(g.n, 2.0 * g.o * P * K, [&](int64_t b, int threads) {
     const T* xb = x + b * g.c * g.h * g.w;
@@ -188,6 +221,20 @@ void conv_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
   const int64_t K = g.c * g.kh * g.kw, P = g.ho * g.wo, OK = g.o * K;
   if (g.n == 0 || P == 0) {
     std::fill(dw, dw + OK, T(0));
+    return;
+  }
+  if (batched(g)) {
+    // dwᵀ [K, O] = col [K, N·P] · gcatᵀ [N·P, O], gcat [O, N·P] the images' gradients side by side.
+    const int64_t NP = g.n * P;
+    const T* col = batch_im2col(x, g);
+    T* gcat = scratch<T, 3>(static_cast<size_t>(NP * g.o));
+    parallel_for(g.n, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b)
+        for (int64_t o = 0; o < g.o; ++o) std::memcpy(gcat + o * NP + b * P, go + (b * g.o + o) * P, sizeof(T) * P);
+    });
+    T* prod = scratch<T, 1>(static_cast<size_t>(OK));
+    gemm::gemm<T>({K, g.o, NP, col, NP, 1, gcat, 1, NP, prod, g.o}, num_threads());
+    transpose_add_bias<T>(prod, K, g.o, nullptr, dw);
     return;
   }
   const bool pointwise = is_pointwise(g);

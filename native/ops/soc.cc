@@ -86,7 +86,48 @@ SocGeom soc_geom(const OpCall& c) {
   return s;
 }
 
+/// The expected shape of F4 vector `i` (0..7: u1, v1, u2, v2, u3, v3, u4, v4) for a kernel [C, C, kh, kw].
+Shape soc_f4_shape(int i, int64_t C, int64_t kh, int64_t kw) {
+  switch (i) {
+    case 0: return {1, C, 1, kw};
+    case 1: return {C, 1, kh, 1};
+    case 2: return {1, C, kh, 1};
+    case 3: return {C, 1, 1, kw};
+    case 4: return {1, C, kh, kw};
+    case 5: return {C, 1, 1, 1};
+    case 6: return {C, 1, kh, kw};
+    default: return {1, C, 1, 1};
+  }
+}
+
+int64_t soc_f4_iterations(const OpCall& c) {
+  const double it = c.attrs.get_float("iterations", 1);
+  if (!(it >= 1 && it <= 10000) || it != static_cast<double>(static_cast<int64_t>(it)))
+    fail(code::kArgument, c.op, ": attribute 'iterations' must be an integer in 1..10000, got ", it);
+  return static_cast<int64_t>(it);
+}
+
 void define_soc_ops(Registry& r) {
+  // soc_f4_step: L, u1, v1, u2, v2, u3, v3, u4, v4 → the 8 vectors after `iterations` F4 power steps
+  // (SPEC.md A.4: each v_i ← normalize(Σ L ⊙ u_i), then u_i ← normalize(Σ L ⊙ v_i)) and σ [4],
+  // σ_i = Σ L ⊙ u_i ⊙ v_i with the new vectors.
+  r.define({"soc_f4_step", 9, 9, [](const OpCall& c) {
+              require_float(c);
+              check_kernel(c, 0, "L");
+              const Tensor& L = c.inputs[0];
+              const char* names[8] = {"u1", "v1", "u2", "v2", "u3", "v3", "u4", "v4"};
+              std::vector<TensorSpec> out;
+              for (int i = 0; i < 8; ++i) {
+                const Shape want = soc_f4_shape(i, L.dim(0), L.dim(2), L.dim(3));
+                if (c.inputs[i + 1].shape() != want)
+                  fail(code::kShape, c.op, ": input ", i + 1, " (", names[i], ") must have shape ", shape_str(want),
+                       " for a kernel ", shape_str(L.shape()), ", got ", shape_str(c.inputs[i + 1].shape()));
+                out.push_back({want, L.dtype()});
+              }
+              soc_f4_iterations(c);
+              out.push_back({Shape{4}, L.dtype()});
+              return out;
+            }});
   r.define({"soc_skew", 1, 1, [](const OpCall& c) {
               require_float(c);
               check_kernel(c, 0, "M");

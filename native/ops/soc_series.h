@@ -22,6 +22,9 @@ struct SocGeom {
   bool fast = false;      // backward: the fast weight gradient
 };
 SocGeom soc_geom(const OpCall& c);
+/// soc_f4_step: the shape of F4 vector i (u1, v1, …, v4) and the validated 'iterations' attribute.
+Shape soc_f4_shape(int i, int64_t C, int64_t kh, int64_t kw);
+int64_t soc_f4_iterations(const OpCall& c);
 
 /// y and saved (saved[i − 2] = z⁽ⁱ⁾ when save_all, saved[0] = z⁽²⁾ when one is saved).
 template <class T, class B>

@@ -5,7 +5,8 @@
  * explicit powers (not Horner), the intermediates from their closed form
  * z⁽ⁱ⁾ = Σ_{j ≤ n+1−i} (L⋆)^j x · (i−1)!/(i−1+j)!, and the exact weight gradient as
  * Σ_{a+b ≤ n−1} wgrad((L⋆)^b x, ((L⋆)ᵀ)^a g)/(a+b+1)!. The exact gradients are also checked against
- * finite differences of the forward reference.
+ * finite differences of the forward reference. soc_f4_step: F4 power steps written per reshape as a
+ * matrix with explicit index maps.
  */
 import { Builder, DType, FLOATS, HostInput, input, Rng, Variant } from './common';
 import { FD_TOL, f64Input, vjpByFiniteDifferences } from './shuffle';
@@ -253,7 +254,75 @@ const socExpBackwardCase: Builder = (rng) => [
   }),
 ];
 
+/** Sizes/shapes of the F4 vectors u1, v1, …, u4, v4 for a kernel [C, C, kh, kw]. */
+const f4Shapes = (C: number, kh: number, kw: number): number[][] => [
+  [1, C, 1, kw], [C, 1, kh, 1], [1, C, kh, 1], [C, 1, 1, kw], [1, C, kh, kw], [C, 1, 1, 1], [C, 1, kh, kw], [1, C, 1, 1],
+];
+
+/**
+ * F4 power steps written per reshape with explicit index maps: reshape r views L[o, c, h, w] as a matrix
+ * (rows: the indices v keeps, columns: those u keeps); v ← normalize(A u), u ← normalize(Aᵀ v);
+ * σ_r = vᵀ A u at the end.
+ */
+function refF4(L: ArrayLike<number>, [C, , kh, kw]: number[], uv0: ArrayLike<number>[], iterations: number): { uv: Float64Array[]; sigma: Float64Array } {
+  const uv = uv0.map((t) => Float64Array.from(t));
+  // [row index of v, column index of u] of L[o, c, h, w] for each reshape
+  const maps: ((o: number, c: number, h: number, w: number) => [number, number])[] = [
+    (o, c, h, w) => [o * kh + h, c * kw + w],
+    (o, c, h, w) => [o * kw + w, c * kh + h],
+    (o, c, h, w) => [o, (c * kh + h) * kw + w],
+    (o, c, h, w) => [c, (o * kh + h) * kw + w],
+  ];
+  const normalize = (a: Float64Array): number => {
+    const n = Math.sqrt(a.reduce((s, v) => s + v * v, 0));
+    const d = Math.max(n, 1e-12);
+    for (let i = 0; i < a.length; i++) a[i] /= d;
+    return d;
+  };
+  const sigma = new Float64Array(4);
+  for (let it = 0; it < iterations; it++)
+    for (let r = 0; r < 4; r++) {
+      const u = uv[2 * r], v = new Float64Array(uv[2 * r + 1].length), un = new Float64Array(u.length);
+      for (let o = 0; o < C; o++) for (let c = 0; c < C; c++) for (let h = 0; h < kh; h++) for (let w = 0; w < kw; w++) {
+        const [i, j] = maps[r](o, c, h, w);
+        v[i] += L[((o * C + c) * kh + h) * kw + w] * u[j];
+      }
+      normalize(v);
+      for (let o = 0; o < C; o++) for (let c = 0; c < C; c++) for (let h = 0; h < kh; h++) for (let w = 0; w < kw; w++) {
+        const [i, j] = maps[r](o, c, h, w);
+        un[j] += L[((o * C + c) * kh + h) * kw + w] * v[i];
+      }
+      normalize(un);
+      uv[2 * r] = un;
+      uv[2 * r + 1] = v;
+      let sg = 0;
+      for (let o = 0; o < C; o++) for (let c = 0; c < C; c++) for (let h = 0; h < kh; h++) for (let w = 0; w < kw; w++) {
+        const [i, j] = maps[r](o, c, h, w);
+        sg += L[((o * C + c) * kh + h) * kw + w] * v[i] * un[j];
+      }
+      sigma[r] = sg;
+    }
+  return { uv, sigma };
+}
+
+const f4Case: Builder = (rng) =>
+  FLOATS.flatMap((dtype) =>
+    ([[[3, 3, 3, 3], 1], [[4, 4, 1, 1], 3], [[2, 2, 5, 3], 2], [[5, 5, 3, 3], 7]] as [number[], number][]).map(([shape, iterations]): Variant => {
+      const L = input(rng, shape, dtype);
+      const uv = f4Shapes(shape[0], shape[2], shape[3]).map((s) => input(rng, s, dtype));
+      const ref = refF4(L.data, shape, uv.map((t) => t.data), iterations);
+      const tol = dtype === 'float32' ? { rtol: 1e-4, atol: 1e-5 } : { rtol: 1e-10, atol: 1e-12 };
+      return {
+        name: `${dtype} L [${shape}] iterations ${iterations}`,
+        inputs: [L, ...uv],
+        attrs: { iterations },
+        expected: [...ref.uv.map((d, i) => ({ data: d, shape: uv[i].shape, dtype, ...tol })), { data: ref.sigma, shape: [4], dtype, ...tol }],
+      };
+    }),
+  );
+
 export const CASES: Record<string, Builder> = {
+  soc_f4_step: f4Case,
   soc_skew: skewCase,
   soc_exp: socExpCase,
   soc_exp_backward: socExpBackwardCase,
