@@ -155,8 +155,8 @@ export class SOCConv2d extends Module {
    * recording; u_i, v_i constants). `sigmas`: the four σ_i when already known for the current L and
    * buffers (from the F4 step), else they are computed here.
    */
-  private normalizedKernel(sigmas?: number[]): Tensor {
-    const L = socSkew(this.weight);
+  private normalizedKernel(sigmas?: number[], skew?: Tensor): Tensor {
+    const L = skew ?? socSkew(this.weight);
     const sigmaOf = (i: number): Tensor => {
       const [u, v] = this.uv[i];
       return sum(mul(sum(mul(L, u), F4[i][2], { keepDims: true }), v));
@@ -204,14 +204,10 @@ export class SOCConv2d extends Module {
     this.lastSize = [z.shape[2], z.shape[3]];
     let y: Tensor;
     if (this.training) {
-      const sigmas = noGrad(() => {
-        const L = socSkew(this.weight);
-        const sg = this.f4Step(L);
-        L.dispose();
-        return sg;
-      });
+      const L = socSkew(this.weight);  // recorded; the F4 step reads it outside the tape
+      const sigmas = noGrad(() => this.f4Step(L));
       this.dropCache();
-      y = socExp(z, this.normalizedKernel(sigmas), { terms: this.trainTerms, fastGradient: this.fastGradient });
+      y = socExp(z, this.normalizedKernel(sigmas, L), { terms: this.trainTerms, fastGradient: this.fastGradient });
     } else {
       y = socExp(z, this.evalKernel(), { terms: this.evalTerms });
     }

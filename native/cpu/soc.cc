@@ -41,12 +41,14 @@ void soc_skew_op(OpCall& c) {
     using T = decltype(tag);
     const T* m = M.data<T>();
     T* l = c.outputs[0].data<T>();
-    for (int64_t o = 0; o < C; ++o)
-      for (int64_t ci = 0; ci < C; ++ci)
-        for (int64_t i = 0; i < kh; ++i)
-          for (int64_t j = 0; j < kw; ++j)
-            l[((o * C + ci) * kh + i) * kw + j] =
-                T(0.5) * (m[((o * C + ci) * kh + i) * kw + j] - m[((ci * C + o) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)]);
+    parallel_for(C, std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, C * kh * kw)), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o)
+        for (int64_t ci = 0; ci < C; ++ci)
+          for (int64_t i = 0; i < kh; ++i)
+            for (int64_t j = 0; j < kw; ++j)
+              l[((o * C + ci) * kh + i) * kw + j] =
+                  T(0.5) * (m[((o * C + ci) * kh + i) * kw + j] - m[((ci * C + o) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)]);
+    });
   });
 }
 
