@@ -11,6 +11,7 @@
 #include <algorithm>
 #include "../native/ops/ops.h"
 #include "common.cuh"
+#include "conv2d.cuh"
 #include "cuda_ops.h"
 
 namespace onelip {
@@ -220,12 +221,12 @@ void launch(const ConvArgs<T>& p, int slices) {
 
 /// Forward (x, w, bias) → y, or backward input (g, w, bias of conv_transpose2d) → dx.
 template <class T>
-void run_forward_or_input(OpCall& c, const ConvGeom& g, bool forward) {
+void run_forward_or_input(const T* in, const T* w, const T* bias, T* out, const ConvGeom& g, bool forward) {
   ConvArgs<T> p = args_of<T>(g);
-  p.a = c.inputs[1].data<T>();
-  p.b = c.inputs[0].data<T>();
-  p.bias = g.has_bias ? c.inputs[2].data<T>() : nullptr;
-  p.out = c.outputs[0].data<T>();
+  p.a = w;
+  p.b = in;
+  p.bias = bias;
+  p.out = out;
   if (forward) {
     p.m = p.o; p.ncols = p.n * p.ho * p.wo; p.k = p.c * p.kh * p.kw;
   } else {
@@ -238,13 +239,12 @@ void run_forward_or_input(OpCall& c, const ConvGeom& g, bool forward) {
 }
 
 template <class T>
-void run_backward_weight(OpCall& c, const ConvGeom& g) {
+void run_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
   ConvArgs<T> p = args_of<T>(g);
-  p.a = c.inputs[1].data<T>();
-  p.b = c.inputs[0].data<T>();
+  p.a = go;
+  p.b = x;
   p.bias = nullptr;
   p.m = p.o; p.ncols = p.c * p.kh * p.kw; p.k = p.n * p.ho * p.wo;
-  T* dw = c.outputs[0].data<T>();
   const int count = p.m * p.ncols;
   // Split the depth N·Ho·Wo so that at most two blocks land on each SM (a third on a few SMs would
   // make them the critical path), each slice at least 256 deep.
@@ -258,7 +258,7 @@ void run_backward_weight(OpCall& c, const ConvGeom& g) {
     launch<T, kBackwardWeight>(p, 1);
     return;
   }
-  Tensor partial = Tensor::empty({int64_t(slices) * count}, c.outputs[0].dtype(), Device::CUDA);
+  Tensor partial = Tensor::empty({int64_t(slices) * count}, dtype_of<T>::value, Device::CUDA);
   p.out = partial.data<T>();
   p.zstride = count;
   launch<T, kBackwardWeight>(p, slices);
@@ -281,12 +281,37 @@ void conv_op(OpCall& c) {
       CUDA_CHECK(cudaMemset(out.data<T>(), 0, sizeof(T) * static_cast<size_t>(out.numel())));
       return;
     }
-    if (g.kind == ConvKind::BackwardWeight) run_backward_weight<T>(c, g);
-    else run_forward_or_input<T>(c, g, g.kind == ConvKind::Forward);
+    if (g.kind == ConvKind::BackwardWeight) {
+      run_backward_weight<T>(c.inputs[0].data<T>(), c.inputs[1].data<T>(), out.data<T>(), g);
+    } else {
+      run_forward_or_input<T>(c.inputs[0].data<T>(), c.inputs[1].data<T>(), g.has_bias ? c.inputs[2].data<T>() : nullptr,
+                              out.data<T>(), g, g.kind == ConvKind::Forward);
+    }
   });
 }
 
 }  // namespace
+
+namespace cuda_conv {
+template <class T>
+void forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g) {
+  run_forward_or_input<T>(x, w, bias, y, g, true);
+}
+template <class T>
+void backward_input(const T* go, const T* w, T* dx, const ConvGeom& g) {
+  run_forward_or_input<T>(go, w, nullptr, dx, g, false);
+}
+template <class T>
+void backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
+  run_backward_weight<T>(x, go, dw, g);
+}
+template void forward<float>(const float*, const float*, const float*, float*, const ConvGeom&);
+template void forward<double>(const double*, const double*, const double*, double*, const ConvGeom&);
+template void backward_input<float>(const float*, const float*, float*, const ConvGeom&);
+template void backward_input<double>(const double*, const double*, double*, const ConvGeom&);
+template void backward_weight<float>(const float*, const float*, float*, const ConvGeom&);
+template void backward_weight<double>(const double*, const double*, double*, const ConvGeom&);
+}  // namespace cuda_conv
 
 /// Registers the CUDA kernels of conv2d, conv2d_backward_input, conv2d_backward_weight and
 /// conv_transpose2d (float32 and float64): one implicit-GEMM kernel, 2·N·O·C·kh·kw·Ho·Wo flops per op

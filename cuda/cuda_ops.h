@@ -19,4 +19,5 @@ void register_cuda_optim(Registry& r);
 void register_cuda_spectral(Registry& r);
 void register_cuda_fft(Registry& r);
 void register_cuda_linalg_complex(Registry& r);
+void register_cuda_soc(Registry& r);
 }  // namespace onelip

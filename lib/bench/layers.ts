@@ -23,8 +23,8 @@ import { table, timeIt, Timing } from './util';
 export interface LayerRow {
   /** Row name, identical to the key the PyTorch script prints. */
   name: string;
-  /** bench/torch/<script>.py holding the PyTorch side. */
-  script: string;
+  /** bench/torch/<script>.py holding the PyTorch side (none: no reference row). */
+  script?: string;
   /** Builds the layer and inputs; returns one forward + backward and a cleanup. */
   setup: () => { step: () => void; dispose: () => void };
 }
@@ -86,7 +86,60 @@ export const ROWS: LayerRow[] = [
     script: 'sll',
     setup: () => trainingStep(new ol.nn.AOLDense(1024, 1024, { seed: 1, learnQ: true }), [256, 1024]),
   },
+  {
+    name: 'SOCConv2d 64->64 3x3 32x32 b64 6 terms fwd+bwd exact',
+    script: 'soc',
+    setup: () => trainingStep(new ol.nn.SOCConv2d(64, 64, { seed: 1 }), [64, 64, 32, 32]),
+  },
+  {
+    name: 'SOCConv2d 64->64 3x3 32x32 b64 6 terms fwd+bwd fast',
+    script: 'soc',
+    setup: () => trainingStep(new ol.nn.SOCConv2d(64, 64, { seed: 1, fastGradient: true }), [64, 64, 32, 32]),
+  },
+  { name: 'LipConvNet-20 SGD training step b32 (exact gradient)', setup: () => lipConvNetStep(false, 32) },
+  { name: 'LipConvNet-20 SGD training step b32 (fastGradient)', setup: () => lipConvNetStep(true, 32) },
 ];
+
+/**
+ * LipConvNet-N of SPEC.md E.3 built from SOCConv2d and the existing modules: init SOC 3×3 3 → 32 +
+ * MaxMin; blocks of (N/5 − 1) × [SOC 3×3 c → c + MaxMin] then SOC stride 2 (c → 4c) + pooling 4c → 2c,
+ * c = 32, 64, 128, 256; block 5: SOC stride 2 with a 1×1 kernel (512 → 2048 at 1×1), (N/5 − 1) × [SOC
+ * 1×1 2048 → 2048 + MaxMin], pooling 2048 → 1024; head `ortho` (SOC 1×1 1024 → classes, truncated).
+ * The pooling 4c → 2c is MaxMin followed by FirstChannels(2c); no input standardisation.
+ */
+export function lipConvNetSOC(n: number, options: { classes?: number; fastGradient?: boolean; seed?: number } = {}): ol.nn.Sequential {
+  const b = n / 5;
+  const fast = options.fastGradient ?? false;
+  let seed = options.seed ?? 1;
+  const soc = (cin: number, cout: number, o: { kernelSize?: number; stride?: 1 | 2 } = {}) =>
+    new ol.nn.SOCConv2d(cin, cout, { ...o, fastGradient: fast, seed: seed++ });
+  const layers: ol.nn.Module[] = [soc(3, 32), new ol.nn.MaxMin()];
+  for (const c of [32, 64, 128, 256]) {
+    for (let i = 0; i < b - 1; i++) layers.push(soc(c, c), new ol.nn.MaxMin());
+    layers.push(soc(c, 4 * c, { stride: 2 }), new ol.nn.MaxMin(), new ol.nn.FirstChannels(2 * c));
+  }
+  layers.push(soc(512, 2048, { stride: 2, kernelSize: 1 }));
+  for (let i = 0; i < b - 1; i++) layers.push(new ol.nn.MaxMin(), soc(2048, 2048, { kernelSize: 1 }));
+  layers.push(new ol.nn.MaxMin(), new ol.nn.FirstChannels(1024));
+  layers.push(soc(1024, options.classes ?? 10, { kernelSize: 1 }), new ol.nn.Flatten());
+  return new ol.nn.Sequential(layers);
+}
+
+/** One SGD step (cross-entropy) of LipConvNet-20 on a random CIFAR-shaped batch. */
+function lipConvNetStep(fast: boolean, batch: number): { step: () => void; dispose: () => void } {
+  const net = lipConvNetSOC(20, { fastGradient: fast });
+  const opt = new ol.optim.SGD(net.parameters(), { lr: 1e-3, momentum: 0.9 });
+  const x = ol.randn([batch, 3, 32, 32], { seed: 7 });
+  const y = Array.from({ length: batch }, (_, i) => i % 10);
+  return {
+    step: () => ol.tidy(() => {
+      opt.zeroGrad();
+      ol.loss.crossEntropy(net.forward(x), y).backward();
+      opt.step();
+    }),
+    dispose: () => { net.dispose(); x.dispose(); },
+  };
+}
 
 /** AOLConv2d with a random kernel (the Dirac init would make the rescaling trivial) and learned q. */
 function aolConv(): ol.nn.AOLConv2d {
@@ -134,7 +187,7 @@ export function benchLayers(opts: { threads?: number; only?: string[]; repeats?:
   ol.setNumThreads(threads);
   const rows: LayerBenchRow[] = [];
   const selected = ROWS.map((r, i) => [r, i] as const).filter(([r]) => !opts.only || opts.only.some((o) => r.name.includes(o)));
-  const scripts = [...new Set(selected.map(([r]) => r.script))];
+  const scripts = [...new Set(selected.map(([r]) => r.script).filter((x): x is string => x !== undefined))];
   const torchTimes: Record<string, number> = {};
   const torchMem: Record<string, number> = {};
   let torchNote = '';

@@ -11,3 +11,4 @@ export { CPLDense, CPLConv2d, CPLDenseOptions, CPLConv2dOptions, PowerIterationS
 export { lipschitzBound, denseSpectralUpperBound, convSpectralUpperBound } from './lipschitz';
 export { SLLDense, SLLConv2d, SLLDenseOptions, SLLConv2dOptions } from './sll';
 export { AOLDense, AOLConv2d, AOLOptions, AOLConv2dOptions } from './aol';
+export { SOCConv2d, SOCConv2dOptions } from './soc';

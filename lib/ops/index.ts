@@ -15,3 +15,4 @@ export { rfft2, irfft2, rfft2Backward, irfft2Backward, FFT_SIZES, Irfft2Options 
 export { solveComplex, inverseComplex, matmulComplex, adjointComplex, MatmulComplexOptions } from './linalg_complex';
 export { lipPool, householder } from './activations';
 export { sllDense, sllConv2d, aolDense, aolConv2d } from './sll';
+export { socSkew, socExp, socExpBackward, socF4Step, SocExpOptions } from './soc';

@@ -28,6 +28,7 @@ void register_all(Registry& r) {
   define_fft_ops(r);
   define_linalg_complex_ops(r);
   define_activations_ops(r);
+  define_soc_ops(r);
 
   register_cpu_elementwise(r);
   register_cpu_reduce(r);
@@ -45,6 +46,7 @@ void register_all(Registry& r) {
   register_cpu_fft(r);
   register_cpu_linalg_complex(r);
   register_cpu_activations(r);
+  register_cpu_soc(r);
 
 #if ONELIP_HAVE_CUDA
   init_cuda_backend();
@@ -64,6 +66,7 @@ void register_all(Registry& r) {
   register_cuda_fft(r);
   register_cuda_linalg_complex(r);
   register_cuda_activations(r);
+  register_cuda_soc(r);
 #endif
 }
 

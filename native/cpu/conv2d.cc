@@ -19,6 +19,7 @@
 #include "../core/error.h"
 #include "../core/thread_pool.h"
 #include "../ops/ops.h"
+#include "conv2d.h"
 #include "cpu_ops.h"
 #include "gemm/gemm.h"
 
@@ -539,5 +540,27 @@ void register_cpu_conv2d(Registry& r) {
   r.kernel("conv2d_backward_weight", Device::CPU, conv2d_backward_weight_op);
   r.kernel("conv_transpose2d", Device::CPU, conv_transpose2d_op);
 }
+
+namespace cpu {
+// The entry points declared in conv2d.h, for fused ops that chain convolutions (native/cpu/soc.cc).
+template <class T>
+void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g) {
+  onelip::conv_forward<T>(x, w, bias, y, g);
+}
+template <class T>
+void conv_backward_input(const T* go, const T* w, T* dx, const ConvGeom& g) {
+  onelip::conv_backward_input<T>(go, w, dx, g);
+}
+template <class T>
+void conv_backward_weight(const T* x, const T* go, T* dw, const ConvGeom& g) {
+  onelip::conv_backward_weight<T>(x, go, dw, g);
+}
+template void conv_forward<float>(const float*, const float*, const float*, float*, const ConvGeom&);
+template void conv_forward<double>(const double*, const double*, const double*, double*, const ConvGeom&);
+template void conv_backward_input<float>(const float*, const float*, float*, const ConvGeom&);
+template void conv_backward_input<double>(const double*, const double*, double*, const ConvGeom&);
+template void conv_backward_weight<float>(const float*, const float*, float*, const ConvGeom&);
+template void conv_backward_weight<double>(const double*, const double*, double*, const ConvGeom&);
+}  // namespace cpu
 
 }  // namespace onelip

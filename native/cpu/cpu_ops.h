@@ -16,4 +16,5 @@ void register_cpu_spectral(Registry& r);
 void register_cpu_fft(Registry& r);
 void register_cpu_linalg_complex(Registry& r);
 void register_cpu_activations(Registry& r);
+void register_cpu_soc(Registry& r);
 }  // namespace onelip

@@ -80,5 +80,6 @@ void with_flag(bool b, F&& f) {
   else f(std::false_type{});
 }
 void define_optim_ops(Registry& r);
+void define_soc_ops(Registry& r);
 
 }  // namespace onelip

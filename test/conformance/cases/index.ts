@@ -18,6 +18,7 @@ import { CASES as pooling } from './pooling';
 import { CASES as reduce } from './reduce';
 import { CASES as shuffle } from './shuffle';
 import { CASES as sll } from './sll';
+import { CASES as soc } from './soc';
 import { CASES as spectral } from './spectral';
 
 export { Builder, Expected, HostInput, Rng, Variant } from './common';
@@ -37,4 +38,5 @@ export const CASES: Record<string, Builder> = {
   ...linalgComplex,
   ...activations,
   ...cpl,
+  ...soc,
 };
