@@ -17,6 +17,7 @@ export * as io from './io';
 export { noGrad, isGradEnabled, BackwardOptions } from './autograd/tape';
 export * as nn from './nn';
 export * as loss from './nn/loss';
+export * as data from './data';
 export { gradcheck, GradcheckOptions, GradcheckReport, GradcheckMismatch } from './autograd/gradcheck';
 
 /** The package version. */

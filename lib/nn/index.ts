@@ -4,3 +4,4 @@ export {
   Sequential, Linear, Conv2d, Conv2dOptions, ReLU, Flatten, MaxMin, PaddingChannels, FirstChannels, PixelUnshuffle, AvgPool2d,
   manualSeed, ParamOptions,
 } from './layers';
+export { Normalize, NormalizeOptions } from './normalize';
