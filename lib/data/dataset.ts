@@ -3,7 +3,7 @@
  * training split, and `batches()`: a seeded, optionally augmented, prefetched batch iterator.
  */
 import { Worker } from 'worker_threads';
-import { check } from '../errors';
+import { check, OnelipError } from '../errors';
 import { Device, Tensor } from '../tensor';
 import { tensor } from '../ops/creation';
 import { AugmentSpec, batchKernel, KernelAug } from './kernel';
@@ -330,7 +330,14 @@ export class BatchIterator implements IterableIterator<Batch> {
     if (this.worker) {
       const slot = b % this.slots.length;
       // the worker sets ctrl[slot] = 2 when the batch is in the slot
-      while (Atomics.load(this.ctrl!, slot) !== 2) Atomics.wait(this.ctrl!, slot, 1, 1000);
+      const t0 = Date.now();
+      while (Atomics.load(this.ctrl!, slot) !== 2) {
+        Atomics.wait(this.ctrl!, slot, 1, 1000);
+        if (Atomics.load(this.ctrl!, slot) !== 2 && Date.now() - t0 > 120000) {
+          this.stop();
+          throw new OnelipError('ERR_INTERNAL', `Dataset.batches: the prefetch worker produced no batch in 120 s (batch ${b} of ${this.ds.name}); retry with prefetch: 0`);
+        }
+      }
       // slice(): the native side takes only non-shared memory
       data = new Float32Array(this.slots[slot], 0, count * size).slice();
       labs = new Int32Array(this.slotLabels[slot], 0, count).slice();
