@@ -213,31 +213,46 @@ export function resolveAugment(a: AugmentSpec | null | undefined, shape: [number
   };
 }
 
-/** The prefetch worker: runs batchKernel() on requests { slot, start, count } into shared slots. */
+/**
+ * The prefetch worker: serves the slots round robin. ctrl[s] is 0 (free), 1 (requested: req[2s] =
+ * first sample, req[2s+1] = count) or 2 (filled); ctrl[n] = 1 asks it to exit.
+ */
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('worker_threads');
+const { workerData: d } = require('worker_threads');
 const K = (${batchKernel.toString()})();
-const d = workerData;
 const [c, h, w] = d.shape;
 const images = new Uint8Array(d.images);
 const labels = new Int32Array(d.labels);
 const order = new Int32Array(d.order);
 const ctrl = new Int32Array(d.ctrl);
+const req = new Int32Array(d.req);
+const n = d.slots.length;
 const size = c * h * w;
-parentPort.on('message', (m) => {
-  const out = new Float32Array(d.slots[m.slot], 0, m.count * size);
-  const lab = new Int32Array(d.slotLabels[m.slot], 0, m.count);
-  K.fill(images, labels, c, h, w, order, m.start, m.count, d.aug, d.seed, d.epoch, out, lab);
-  Atomics.store(ctrl, m.slot, 2);
-  Atomics.notify(ctrl, m.slot);
-});
+for (let s = 0; ; s = (s + 1) % n) {
+  let v;
+  while ((v = Atomics.load(ctrl, s)) !== 1) {
+    if (Atomics.load(ctrl, n) === 1) process.exit(0);
+    Atomics.wait(ctrl, s, v, 200);
+  }
+  const start = req[2 * s], count = req[2 * s + 1];
+  K.fill(images, labels, c, h, w, order, start, count, d.aug, d.seed, d.epoch,
+    new Float32Array(d.slots[s], 0, count * size), new Int32Array(d.slotLabels[s], 0, count));
+  Atomics.store(ctrl, s, 2);
+  Atomics.notify(ctrl, s);
+}
 `;
 
 /** Copies into a SharedArrayBuffer (no copy when the view already covers one whole). */
+const sharedCopies = new WeakMap<object, SharedArrayBuffer>();
 function shared<T extends Uint8Array | Int32Array>(a: T): SharedArrayBuffer {
   if (a.buffer instanceof SharedArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) return a.buffer;
-  const sab = new SharedArrayBuffer(a.byteLength);
-  new Uint8Array(sab).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  let sab = sharedCopies.get(a);
+  if (!sab) {
+    // once per array (the images of a dataset built from plain arrays); later edits of `a` are not seen
+    sab = new SharedArrayBuffer(a.byteLength);
+    new Uint8Array(sab).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    sharedCopies.set(a, sab);
+  }
   return sab;
 }
 
@@ -258,9 +273,13 @@ export class BatchIterator implements IterableIterator<Batch> {
   private readonly depth: number;
   private worker?: Worker;
   private ctrl?: Int32Array;
+  private req?: Int32Array;
   private slots: SharedArrayBuffer[] = [];
   private slotLabels: SharedArrayBuffer[] = [];
   private done = false;
+  /** Host staging buffers, reused: tensor() copies them into native memory at once. */
+  private readonly stage: Float32Array;
+  private readonly stageLabels: Int32Array;
 
   constructor(ds: Dataset, o: BatchOptions) {
     check(o !== null && typeof o === 'object', 'ERR_ARGUMENT', 'Dataset.batches: options { batchSize, ... } are required');
@@ -279,6 +298,8 @@ export class BatchIterator implements IterableIterator<Batch> {
     this.dtype = o.dtype ?? 'float32';
     check(this.dtype === 'float32' || this.dtype === 'float64', 'ERR_DTYPE', `Dataset.batches: dtype must be 'float32' or 'float64', got ${String(o.dtype)}`);
     this.depth = o.prefetch === undefined ? 2 : positiveInt(o.prefetch, 'prefetch', 0);
+    this.stage = new Float32Array(this.batchSize * ds.shape[0] * ds.shape[1] * ds.shape[2]);
+    this.stageLabels = new Int32Array(this.batchSize);
     const shuffle = o.shuffle ?? ds.split === 'train';
     this.order = K.order(ds.length, shuffle, this.seed, this.epoch);
     if (this.depth > 0 && this.length > 1) this.startWorker();
@@ -296,13 +317,15 @@ export class BatchIterator implements IterableIterator<Batch> {
       this.slots.push(new SharedArrayBuffer(this.batchSize * size * 4));
       this.slotLabels.push(new SharedArrayBuffer(this.batchSize * 4));
     }
-    const ctrlBuf = new SharedArrayBuffer(4 * n);
+    const ctrlBuf = new SharedArrayBuffer(4 * (n + 1));
+    const reqBuf = new SharedArrayBuffer(8 * n);
     this.ctrl = new Int32Array(ctrlBuf);
+    this.req = new Int32Array(reqBuf);
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: {
         shape: this.ds.shape, images: shared(this.ds.images), labels: shared(this.ds.labels), order: shared(this.order),
-        ctrl: ctrlBuf, slots: this.slots, slotLabels: this.slotLabels, aug: this.aug, seed: this.seed, epoch: this.epoch,
+        ctrl: ctrlBuf, req: reqBuf, slots: this.slots, slotLabels: this.slotLabels, aug: this.aug, seed: this.seed, epoch: this.epoch,
       },
     });
     this.worker.unref();
@@ -312,8 +335,10 @@ export class BatchIterator implements IterableIterator<Batch> {
   private request(b: number): void {
     if (b >= this.total) return;
     const slot = b % this.slots.length;
+    this.req![2 * slot] = b * this.batchSize;
+    this.req![2 * slot + 1] = this.count(b);
     Atomics.store(this.ctrl!, slot, 1);
-    this.worker!.postMessage({ slot, start: b * this.batchSize, count: this.count(b) });
+    Atomics.notify(this.ctrl!, slot);
   }
 
   next(): IteratorResult<Batch> {
@@ -338,12 +363,14 @@ export class BatchIterator implements IterableIterator<Batch> {
           throw new OnelipError('ERR_INTERNAL', `Dataset.batches: the prefetch worker produced no batch in 120 s (batch ${b} of ${this.ds.name}); retry with prefetch: 0`);
         }
       }
-      // slice(): the native side takes only non-shared memory
-      data = new Float32Array(this.slots[slot], 0, count * size).slice();
-      labs = new Int32Array(this.slotLabels[slot], 0, count).slice();
+      // staged through reused plain arrays: the native side takes only non-shared memory
+      data = this.stage.subarray(0, count * size);
+      data.set(new Float32Array(this.slots[slot], 0, count * size));
+      labs = this.stageLabels.subarray(0, count);
+      labs.set(new Int32Array(this.slotLabels[slot], 0, count));
     } else {
-      data = new Float32Array(count * size);
-      labs = new Int32Array(count);
+      data = this.stage.subarray(0, count * size);
+      labs = this.stageLabels.subarray(0, count);
       K.fill(this.ds.images, this.ds.labels, c, h, w, this.order, b * this.batchSize, count, this.aug, this.seed, this.epoch, data, labs);
     }
     let x = tensor(data, { shape: [count, c, h, w], device: this.device });
@@ -367,6 +394,8 @@ export class BatchIterator implements IterableIterator<Batch> {
   private stop(): void {
     this.done = true;
     if (this.worker) {
+      Atomics.store(this.ctrl!, this.slots.length, 1);
+      for (let s = 0; s < this.slots.length; s++) Atomics.notify(this.ctrl!, s);
       void this.worker.terminate();
       this.worker = undefined;
     }
