@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'ERR_INTERNAL'
   | 'ERR_ADDON_LOAD'
   | 'ERR_CHECKPOINT'
-  | 'ERR_GRADCHECK';
+  | 'ERR_GRADCHECK'
+  | 'ERR_DATASET';
 
 /**
  * The one error type of onelip. `code` says what kind of failure it is; the message names the op or

@@ -18,6 +18,7 @@ export { noGrad, isGradEnabled, BackwardOptions } from './autograd/tape';
 export * as nn from './nn';
 export * as loss from './nn/loss';
 export * as attack from './attack';
+export * as data from './data';
 export { gradcheck, GradcheckOptions, GradcheckReport, GradcheckMismatch } from './autograd/gradcheck';
 
 /** The package version. */

@@ -12,3 +12,4 @@ export { lipschitzBound, denseSpectralUpperBound, convSpectralUpperBound } from 
 export { SLLDense, SLLConv2d, SLLDenseOptions, SLLConv2dOptions } from './sll';
 export { AOLDense, AOLConv2d, AOLOptions, AOLConv2dOptions } from './aol';
 export { SOCConv2d, SOCConv2dOptions } from './soc';
+export { Normalize, NormalizeOptions } from './normalize';
