@@ -11,21 +11,11 @@ Used only by the benchmark when PyTorch happens to be installed; never a depende
 """
 import json
 import sys
-import time
 
 import torch
 
+from harness import median_time
 
-def median_time(fn, repeats):
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2]
 
 
 def near_identity(batch, n, dtype):

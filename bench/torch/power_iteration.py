@@ -9,22 +9,11 @@ Used only by the benchmark when PyTorch happens to be installed; never a depende
 """
 import json
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
-
-def median_time(fn, repeats):
-    fn()  # warm-up (allocator, oneDNN primitive creation)
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2]
+from harness import median_time
 
 
 def power_iteration(k, u, iters):

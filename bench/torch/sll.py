@@ -17,13 +17,11 @@ Usage: python3 bench/torch/sll.py THREADS [REPEATS] [mem]; output and memory met
 warm-up) as bench/torch/cpl.py.
 Used only by the benchmark when PyTorch is installed; never a dependency of onelip.
 """
-import json
-import subprocess
-import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+from harness import layer_main
 
 ROWS = [
     'SLLConv2d 64ch inner 64 3x3 32x32 b64 fwd+bwd',
@@ -101,53 +99,5 @@ def make(row):
     return step
 
 
-def median_time(fn, repeats):
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2]
-
-
-def status(key):
-    for line in open('/proc/self/status'):
-        if line.startswith(key):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def peak(row):
-    step = make(row)
-    with open('/proc/self/clear_refs', 'w') as f:
-        f.write('5')
-    base = status('VmRSS')
-    step()
-    return status('VmHWM') - base
-
-
-def main():
-    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    torch.set_num_threads(threads)
-    if len(sys.argv) > 4:  # child: one row's memory
-        print(json.dumps({ROWS[int(sys.argv[4])]: peak(ROWS[int(sys.argv[4])])}))
-        return
-    if len(sys.argv) > 3 and sys.argv[3] == 'mem':
-        out = {}
-        for i in range(len(ROWS)):
-            r = subprocess.run([sys.executable, __file__, str(threads), '1', 'mem', str(i)], capture_output=True, text=True, check=True)
-            out.update(json.loads(r.stdout.strip().split('\n')[-1]))
-        out['_torch'] = torch.__version__
-        print(json.dumps(out))
-        return
-    out = {row: median_time(make(row), repeats) for row in ROWS}
-    out['_torch'] = torch.__version__
-    print(json.dumps(out))
-
-
 if __name__ == '__main__':
-    main()
+    layer_main(__file__, ROWS, make)

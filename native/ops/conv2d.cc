@@ -16,27 +16,6 @@ namespace {
 constexpr int64_t kMaxKernel = 7;
 constexpr int64_t kMaxPadding = 1 << 16;
 
-/// An integer-pair attribute: one integer (both dims) or a list of 1 or 2 integers, each in lo..hi.
-/// Absent: `fallback`.
-void pair_attr(const OpCall& c, const char* name, const int64_t fallback[2], int64_t lo, int64_t hi,
-               const char* allowed, int64_t out[2]) {
-  if (!c.attrs.has(name)) {
-    out[0] = fallback[0];
-    out[1] = fallback[1];
-    return;
-  }
-  std::vector<int64_t> v;
-  if (std::holds_alternative<double>(c.attrs.values().at(name))) v.push_back(c.attrs.get_int(name));
-  else v = c.attrs.get_ints(name);
-  if (v.size() != 1 && v.size() != 2)
-    fail(code::kArgument, c.op, ": attribute '", name, "' must be an integer or a list of 1 or 2 integers, got ",
-         v.size(), " values");
-  out[0] = v[0];
-  out[1] = v.back();
-  for (int i = 0; i < 2; ++i)
-    if (out[i] < lo || out[i] > hi) fail(code::kArgument, c.op, ": attribute '", name, "' must be ", allowed, ", got ", out[i]);
-}
-
 void require_4d(const OpCall& c, int i, const char* what) {
   const Tensor& t = c.inputs[i];
   if (t.ndim() != 4)

@@ -1,6 +1,8 @@
 // Small validation helpers for op definitions (each names the op and the argument in its error).
 #pragma once
 #include <string>
+#include <variant>
+#include <vector>
 #include "../core/error.h"
 #include "../core/registry.h"
 
@@ -51,6 +53,31 @@ inline DType dtype_attr(const OpCall& c, const char* name, const char* fallback)
   if (!parse_dtype(s, &t))
     fail(code::kDType, c.op, ": attribute '", name, "' must be 'float32', 'float64' or 'int32', got '", s, "'");
   return t;
+}
+
+/// An integer-pair attribute (stride, padding, kernel size, window): one integer for both dims or a
+/// list of 1 or 2 integers, each in lo..hi (`allowed` says so in the error; default "integers in lo..hi").
+/// Absent: `fallback`.
+inline void pair_attr(const OpCall& c, const char* name, const int64_t fallback[2], int64_t lo, int64_t hi,
+                      const char* allowed, int64_t out[2]) {
+  if (!c.attrs.has(name)) {
+    out[0] = fallback[0];
+    out[1] = fallback[1];
+    return;
+  }
+  std::vector<int64_t> v;
+  if (std::holds_alternative<double>(c.attrs.values().at(name))) v.push_back(c.attrs.get_int(name));
+  else v = c.attrs.get_ints(name);
+  if (v.size() != 1 && v.size() != 2)
+    fail(code::kArgument, c.op, ": attribute '", name, "' must be an integer or a list of 1 or 2 integers, got ",
+         v.size(), " values");
+  out[0] = v[0];
+  out[1] = v.back();
+  for (int i = 0; i < 2; ++i)
+    if (out[i] < lo || out[i] > hi) {
+      if (allowed) fail(code::kArgument, c.op, ": attribute '", name, "' must be ", allowed, ", got ", out[i]);
+      fail(code::kArgument, c.op, ": attribute '", name, "' must hold integers in ", lo, "..", hi, ", got ", out[i]);
+    }
 }
 
 }  // namespace onelip

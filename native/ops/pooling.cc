@@ -10,27 +10,6 @@ namespace {
 
 constexpr int64_t kMaxWindow = 2147483647;  // kernel size and stride: the kernels index in 32 bits
 
-/// An integer-pair attribute given as one integer (both dims) or a list of one or two integers, each in
-/// 1..kMaxWindow. Absent: `fallback`.
-void pair_attr(const OpCall& c, const char* name, const int64_t fallback[2], int64_t out[2]) {
-  if (!c.attrs.has(name)) {
-    out[0] = fallback[0];
-    out[1] = fallback[1];
-    return;
-  }
-  std::vector<int64_t> v;
-  if (std::holds_alternative<double>(c.attrs.values().at(name))) v.push_back(c.attrs.get_int(name));
-  else v = c.attrs.get_ints(name);
-  if (v.size() != 1 && v.size() != 2)
-    fail(code::kArgument, c.op, ": attribute '", name, "' must be an integer or a list of 1 or 2 integers, got ",
-         v.size(), " values");
-  out[0] = v[0];
-  out[1] = v.back();
-  for (int i = 0; i < 2; ++i)
-    if (out[i] < 1 || out[i] > kMaxWindow)
-      fail(code::kArgument, c.op, ": attribute '", name, "' must hold integers in 1..", kMaxWindow, ", got ", out[i]);
-}
-
 /// Pooled size of one spatial dim: floor((in - k) / s) + 1 (no padding, no ceil mode).
 int64_t pooled(const OpCall& c, const char* what, int64_t in, int64_t k, int64_t s) {
   if (in < k)
@@ -53,8 +32,8 @@ void pool2d_window(const OpCall& c, int64_t* kh, int64_t* kw, int64_t* sh, int64
   if (!c.attrs.has("kernelSize")) fail(code::kArgument, c.op, ": missing attribute 'kernelSize'");
   const int64_t none[2] = {0, 0};  // unused: kernelSize is present
   int64_t k[2], s[2];
-  pair_attr(c, "kernelSize", none, k);
-  pair_attr(c, "stride", k, s);
+  pair_attr(c, "kernelSize", none, 1, kMaxWindow, nullptr, k);
+  pair_attr(c, "stride", k, 1, kMaxWindow, nullptr, s);
   const double d = c.attrs.get_float("divisor", static_cast<double>(k[0] * k[1]));
   if (!std::isfinite(d) || d <= 0)
     fail(code::kArgument, c.op, ": attribute 'divisor' must be a finite number > 0, got ", d);

@@ -36,29 +36,10 @@ int64_t power_iteration_iters(const OpCall& c) {
 /// padding 0..65536 (default k // 2 per dim), the ranges of conv2d.
 void power_iteration_conv_geometry(const OpCall& c, int64_t stride[2], int64_t padding[2]) {
   const Tensor& K = c.inputs[0];
-  auto pair = [&](const char* name, int64_t lo, int64_t hi, const int64_t fallback[2], int64_t out[2]) {
-    if (!c.attrs.has(name)) {
-      out[0] = fallback[0];
-      out[1] = fallback[1];
-      return;
-    }
-    std::vector<int64_t> v;
-    if (std::holds_alternative<double>(c.attrs.values().at(name))) v.push_back(c.attrs.get_int(name));
-    else v = c.attrs.get_ints(name);
-    if (v.size() != 1 && v.size() != 2)
-      fail(code::kArgument, c.op, ": attribute '", name, "' must be an integer or a list of 1 or 2 integers, got ",
-           v.size(), " values");
-    out[0] = v[0];
-    out[1] = v.back();
-    for (int i = 0; i < 2; ++i)
-      if (out[i] < lo || out[i] > hi)
-        fail(code::kArgument, c.op, ": attribute '", name, "' must hold integers in ", lo, "..", hi, " (as conv2d), got ",
-             out[i]);
-  };
   const int64_t one[2] = {1, 1};
   const int64_t half[2] = {K.dim(2) / 2, K.dim(3) / 2};
-  pair("stride", 1, 2, one, stride);
-  pair("padding", 0, 65536, half, padding);
+  pair_attr(c, "stride", one, 1, 2, "1 or 2 (as conv2d)", stride);
+  pair_attr(c, "padding", half, 0, 65536, "an integer in 0..65536 (as conv2d)", padding);
 }
 
 void define_spectral_ops(Registry& r) {
