@@ -77,7 +77,8 @@ Device to_device(const Napi::Value& v, const char* fn, const char* arg) {
   return d;
 }
 
-Attrs to_attrs(const Napi::Value& v, const std::string& op) {
+namespace {
+Attrs read_attrs(const Napi::Value& v, const std::string& op) {
   Attrs attrs(op);
   if (v.IsUndefined() || v.IsNull()) return attrs;
   if (!v.IsObject() || v.IsArray() || v.IsTypedArray() || v.IsArrayBuffer() || v.IsFunction())
@@ -107,6 +108,17 @@ Attrs to_attrs(const Napi::Value& v, const std::string& op) {
     }
   }
   return attrs;
+}
+}  // namespace
+
+Attrs to_attrs(const Napi::Value& v, const std::string& op) {
+  // Reading the object runs JS (getters, proxies) and V8 may refuse to enumerate it ("Too many
+  // properties to enumerate"): whatever JS throws becomes an ERR_ARGUMENT naming the op.
+  try {
+    return read_attrs(v, op);
+  } catch (const Napi::Error& e) {
+    fail(code::kArgument, op, ": the attributes object could not be read (", e.Message(), ")");
+  }
 }
 
 }  // namespace onelip
